@@ -1,0 +1,1 @@
+"""The Novabot charger integration."""

@@ -1,0 +1,30 @@
+"""Names and defaults shared across the Novabot integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "novabot"
+LOGGER = logging.getLogger(__package__)
+
+MANUFACTURER: Final = "Novabot"
+MODEL: Final = "Charging station"
+
+# Config entry data (the contract in docs/architecture.md).
+CONF_SERIAL_NUMBER: Final = "serial_number"
+CONF_CHARGER_CHANNEL: Final = "charger_channel"
+CONF_MQTT_HOST: Final = "mqtt_host"
+CONF_MQTT_PORT: Final = "mqtt_port"
+CONF_GATEWAY: Final = "gateway"
+# Config flow fields that are never stored.
+CONF_SSID: Final = "ssid"
+CONF_PASSWORD: Final = "password"
+
+# Options.
+CONF_STALE_TIMEOUT: Final = "stale_timeout"
+DEFAULT_STALE_TIMEOUT: Final = 60
+
+# With no valid report for this long, a repair issue explains what to check.
+SILENCE_REPAIR_AFTER: Final = timedelta(minutes=10)

@@ -1,0 +1,204 @@
+"""The Bluetooth provisioning session: five commands, in order, each answered."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bleak.exc import BleakError
+
+from .commands import (
+    Command,
+    ProvisioningSettings,
+    Reply,
+    parse_reply,
+    provisioning_commands,
+)
+from .errors import (
+    LinkLostError,
+    NoReplyError,
+    NovabotError,
+    ProvisioningError,
+    StepFailedError,
+)
+from .framing import DEFAULT_CHUNK_SIZE, FrameAssembler, encode_frame
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE_UUID = "00001234-0000-1000-8000-00805f9b34fb"
+COMMAND_CHARACTERISTIC = "00002222-0000-1000-8000-00805f9b34fb"
+
+# How long the firmware may take to answer each command, with some margin:
+# the RTK receiver takes up to ~30 s, the LoRa channel scan up to ~60 s.
+STEP_TIMEOUTS: Mapping[Command, float] = {
+    Command.SET_WIFI_INFO: 15.0,
+    Command.SET_RTK_INFO: 40.0,
+    Command.SET_LORA_INFO: 70.0,
+    Command.SET_MQTT_INFO: 15.0,
+    Command.SET_CFG_INFO: 15.0,
+}
+CHUNK_DELAY = (
+    0.03  # the vendor app's pause between writes; the charger's buffer is small
+)
+
+
+class BleClient(Protocol):
+    """The part of ``bleak.BleakClient`` a session needs."""
+
+    async def start_notify(
+        self, char_specifier: str, callback: Callable[[Any, bytearray], None]
+    ) -> None:
+        """Deliver notifications of a characteristic to ``callback``."""
+
+    async def write_gatt_char(
+        self, char_specifier: str, data: bytes, response: bool
+    ) -> None:
+        """Write to a characteristic."""
+
+    async def disconnect(self) -> object:
+        """Drop the link."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisioningResult:
+    """What a successful session leaves behind."""
+
+    channel: int
+
+
+class ProvisioningSession:
+    """Provision one charger over an already connected client.
+
+    Wire :meth:`connection_lost` to the client's disconnect callback so the
+    session learns at once when the link drops.
+    """
+
+    def __init__(
+        self,
+        client: BleClient,
+        *,
+        timeouts: Mapping[Command, float] = STEP_TIMEOUTS,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_delay: float = CHUNK_DELAY,
+    ) -> None:
+        self._client = client
+        self._timeouts = timeouts
+        self._chunk_size = chunk_size
+        self._chunk_delay = chunk_delay
+        self._assembler = FrameAssembler()
+        self._awaiting: tuple[str, asyncio.Future[Reply]] | None = None
+        self._link_lost = False
+
+    def connection_lost(self) -> None:
+        """The Bluetooth link dropped."""
+        self._link_lost = True
+        if self._awaiting and not self._awaiting[1].done():
+            self._awaiting[1].set_exception(_LinkDroppedError())
+
+    async def run(
+        self,
+        settings: ProvisioningSettings,
+        on_step: Callable[[Command], None] | None = None,
+    ) -> ProvisioningResult:
+        """Send the five commands; return the LoRa channel the charger assigned."""
+        channel: int | None = None
+        try:
+            await self._client.start_notify(COMMAND_CHARACTERISTIC, self._notified)
+            for command, message in provisioning_commands(settings):
+                if on_step:
+                    on_step(command)
+                reply = await self._exchange(command, message)
+                if reply is None:  # the charger rebooted after committing
+                    break
+                if not reply.ok:
+                    raise StepFailedError(command, reply.result)
+                if command is Command.SET_LORA_INFO:
+                    channel = _assigned_channel(reply)
+        finally:
+            await self._disconnect()
+        assert channel is not None  # set by the LoRa step, or an error was raised
+        return ProvisioningResult(channel=channel)
+
+    async def _exchange(
+        self, command: Command, message: dict[str, Any]
+    ) -> Reply | None:
+        """Send one command and wait for its reply.
+
+        Returns ``None`` only when the link drops after ``set_cfg_info`` was
+        written: the charger reboots once it has committed, so that is success.
+        """
+        committing = command is Command.SET_CFG_INFO
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._awaiting = (command.reply_type, future)
+        try:
+            await self._write(command, message)
+            timeout = self._timeouts[command]
+            async with asyncio.timeout(timeout):
+                return await future
+        except _LinkDroppedError:
+            if committing:
+                return None
+            raise LinkLostError(command) from None
+        except TimeoutError:
+            if committing and self._link_lost:
+                return None
+            raise NoReplyError(command, self._timeouts[command]) from None
+        finally:
+            self._awaiting = None
+
+    async def _write(self, command: Command, message: dict[str, Any]) -> None:
+        for index, chunk in enumerate(encode_frame(message, self._chunk_size)):
+            if self._link_lost:
+                raise LinkLostError(command)
+            if index and self._chunk_delay:
+                await asyncio.sleep(self._chunk_delay)
+            try:
+                await self._client.write_gatt_char(
+                    COMMAND_CHARACTERISTIC, chunk, response=False
+                )
+            except (BleakError, EOFError, OSError) as err:
+                raise LinkLostError(command) from err
+
+    def _notified(self, _sender: Any, data: bytearray) -> None:
+        try:
+            message = self._assembler.feed(data)
+            if message is None:
+                return
+            reply = parse_reply(message)
+        except NovabotError as err:
+            _LOGGER.debug("Ignoring unreadable notification: %s", err)
+            return
+        if self._awaiting is None or self._awaiting[1].done():
+            _LOGGER.debug("Ignoring unexpected %s", reply.type)
+            return
+        expected, future = self._awaiting
+        if reply.type == expected:
+            future.set_result(reply)
+        else:
+            _LOGGER.debug("Ignoring %s while waiting for %s", reply.type, expected)
+
+    async def _disconnect(self) -> None:
+        try:
+            await self._client.disconnect()
+        except (BleakError, EOFError, OSError) as err:
+            _LOGGER.debug("Disconnect after provisioning failed: %s", err)
+
+
+class _LinkDroppedError(Exception):
+    """Internal: the link dropped while a reply was awaited."""
+
+
+def _assigned_channel(reply: Reply) -> int:
+    channel = reply.value
+    if (
+        isinstance(channel, bool)
+        or not isinstance(channel, int)
+        or not 0 <= channel <= 255
+    ):
+        raise ProvisioningError(Command.SET_LORA_INFO, "reply carries no channel")
+    return channel

@@ -1,0 +1,116 @@
+"""The charger's ``up_status_info`` report, decoded into an immutable value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidMessageError
+
+STATUS_KEY = "up_status_info"
+UINT32_MAX = 2**32 - 1
+
+_REQUIRED_FIELDS = ("charger_status",)
+_MOWER_FIELDS = (
+    "mower_status",
+    "mower_info",
+    "mower_x",
+    "mower_y",
+    "mower_z",
+    "mower_info1",
+    "mower_error",
+)
+# Fields some firmware adds, with their valid range.
+KNOWN_EXTRAS: dict[str, tuple[int, int]] = {"battery_capacity": (0, 100)}
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerStatus:
+    """One status report. Mower fields are ``None`` when the charger omits them."""
+
+    charger_status: int
+    mower_status: int | None = None
+    mower_info: int | None = None
+    mower_x: int | None = None
+    mower_y: int | None = None
+    mower_z: int | None = None
+    mower_info1: int | None = None
+    mower_error: int | None = None
+    battery_capacity: int | None = None
+
+    @property
+    def gps_fix(self) -> bool:
+        """Bit 0: the GNSS receiver has a valid fix."""
+        return bool(self.charger_status & 0x1)
+
+    @property
+    def lora_rssi(self) -> int:
+        """Bits 1..7: signal of the LoRa link to the mower (0: no reading)."""
+        return (self.charger_status >> 1) & 0x7F
+
+    @property
+    def rtk_fix(self) -> bool:
+        """Bit 8: RTK quality is good."""
+        return bool(self.charger_status & 0x100)
+
+    @property
+    def gps_satellites(self) -> int:
+        """Bits 24..31: satellites in use."""
+        return (self.charger_status >> 24) & 0xFF
+
+    @property
+    def lora_heartbeat_misses(self) -> int | None:
+        """Consecutive LoRa heartbeats the mower missed (the ``mower_error`` field)."""
+        return self.mower_error
+
+    @property
+    def mower_connected(self) -> bool | None:
+        """The mower answers the charger's heartbeats."""
+        return None if self.mower_error is None else self.mower_error == 0
+
+
+def _unsigned(body: Mapping[str, Any], key: str, low: int, high: int) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    # bool is a subclass of int, but true/false is not a reading.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidMessageError(f"{key} is not an integer")
+    if not low <= value <= high:
+        raise InvalidMessageError(f"{key} is out of range")
+    return value
+
+
+def status_body(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Find the report in either shape, or ``None`` if this is not a report."""
+    if STATUS_KEY in document:
+        body = document[STATUS_KEY]
+    elif document.get("type") == STATUS_KEY:
+        body = document.get("message")
+    else:
+        return None
+    if not isinstance(body, Mapping):
+        raise InvalidMessageError("report is not an object")
+    return body
+
+
+def parse_status(document: Mapping[str, Any]) -> ChargerStatus:
+    """Decode a report, ``{"up_status_info": {...}}`` or ``{"type": ..., "message": {...}}``.
+
+    Raises InvalidMessageError with a reason for anything that is not a valid report.
+    """
+    body = status_body(document)
+    if body is None:
+        raise InvalidMessageError("not an up_status_info report")
+    for key in _REQUIRED_FIELDS:
+        if key not in body:
+            raise InvalidMessageError(f"{key} is missing")
+    charger_status = _unsigned(body, "charger_status", 0, UINT32_MAX)
+    assert charger_status is not None  # required above
+    values = {key: _unsigned(body, key, 0, UINT32_MAX) for key in _MOWER_FIELDS}
+    extras = {
+        key: _unsigned(body, key, low, high)
+        for key, (low, high) in KNOWN_EXTRAS.items()
+    }
+    return ChargerStatus(charger_status=charger_status, **values, **extras)
