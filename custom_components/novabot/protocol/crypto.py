@@ -12,7 +12,11 @@ BLOCK_SIZE = 16
 
 
 def is_plain_json(payload: bytes) -> bool:
-    """Plain payloads are JSON objects; anything else may be encrypted."""
+    """Plain payloads are JSON objects; anything else may be encrypted.
+
+    A ciphertext can start with ``{`` too: with a fixed key and IV, every
+    report of some serial numbers does. Callers fall back to decrypting.
+    """
     return payload[:1] == b"{"
 
 
@@ -41,9 +45,3 @@ class PayloadCodec:
             raise InvalidMessageError("encrypted payload is not a multiple of 16 bytes")
         decryptor = self._cipher.decryptor()
         return (decryptor.update(ciphertext) + decryptor.finalize()).rstrip(b"\x00")
-
-    def open(self, payload: bytes) -> tuple[bytes, bool]:
-        """Return the plaintext of a payload and whether it was encrypted."""
-        if is_plain_json(payload):
-            return payload, False
-        return self.decrypt(payload), True

@@ -150,6 +150,10 @@ class ProvisioningSession:
             raise NoReplyError(command, self._timeouts[command]) from None
         finally:
             self._awaiting = None
+            # A drop during the write leaves an exception nobody awaits; read it
+            # so asyncio does not log it as never retrieved.
+            if future.done() and not future.cancelled():
+                future.exception()
 
     async def _write(self, command: Command, message: dict[str, Any]) -> None:
         for index, chunk in enumerate(encode_frame(message, self._chunk_size)):

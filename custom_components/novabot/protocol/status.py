@@ -104,7 +104,7 @@ def parse_status(document: Mapping[str, Any]) -> ChargerStatus:
     if body is None:
         raise InvalidMessageError("not an up_status_info report")
     for key in _REQUIRED_FIELDS:
-        if key not in body:
+        if body.get(key) is None:  # absent or null
             raise InvalidMessageError(f"{key} is missing")
     charger_status = _unsigned(body, "charger_status", 0, UINT32_MAX)
     assert charger_status is not None  # required above

@@ -1,0 +1,1 @@
+"""Tests of the charger protocol library (no Home Assistant needed)."""

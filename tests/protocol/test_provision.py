@@ -1,0 +1,504 @@
+"""The provisioning session, against a virtual charger (tests/virtual_charger.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+from typing import TYPE_CHECKING, Any
+
+from bleak.exc import BleakError
+import pytest
+
+from custom_components.novabot.protocol import (
+    Command,
+    LinkLostError,
+    NoReplyError,
+    ProvisioningError,
+    ProvisioningResult,
+    ProvisioningSession,
+    ProvisioningSettings,
+    StepFailedError,
+)
+from custom_components.novabot.protocol.commands import (
+    set_cfg_info,
+    set_lora_info,
+    set_mqtt_info,
+    set_rtk_info,
+    set_wifi_info,
+)
+from custom_components.novabot.protocol.provision import STEP_TIMEOUTS
+from tests.virtual_charger import ChargerState, LinkLoss, VirtualCharger
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+SERIAL = "LFIC1230700123"
+PASSWORD = "pa55-w0rd-only-for-wifi"
+SETTINGS = ProvisioningSettings.create(
+    serial_number=SERIAL,
+    ssid="Home",
+    password=PASSWORD,
+    mqtt_host="192.168.1.10",
+    mqtt_port=1883,
+)
+ORDER = list(Command)
+EARLIER_STEPS = ORDER[:-1]  # every step before set_cfg_info
+TIMEOUTS = dict.fromkeys(Command, 1.0)  # generous: the virtual charger answers at once
+SHORT_TIMEOUTS = dict.fromkeys(Command, 0.05)
+
+
+def session_for(
+    charger: VirtualCharger,
+    timeouts: dict[Command, float] = TIMEOUTS,
+    chunk_delay: float = 0,
+    **options: Any,
+) -> ProvisioningSession:
+    """A session wired to the charger's disconnect callback, as the flow does it."""
+    session = ProvisioningSession(
+        charger, timeouts=timeouts, chunk_delay=chunk_delay, **options
+    )
+    charger.set_disconnected_callback(lambda _client: session.connection_lost())
+    return session
+
+
+async def provision(charger: VirtualCharger, **options: Any) -> ProvisioningResult:
+    return await session_for(charger, **options).run(SETTINGS)
+
+
+def frames_of(writes: list[bytes]) -> list[bytes]:
+    """The bodies of the frames in a list of writes."""
+    bodies: list[bytes] = []
+    current: bytes | None = None
+    for write in writes:
+        if write == b"ble_start":
+            current = b""
+        elif current is not None and write == b"ble_end":
+            bodies.append(current)
+            current = None
+        elif current is not None:
+            current += write
+    return bodies
+
+
+# --- success ------------------------------------------------------------------------
+
+
+async def test_provisioning_returns_the_channel_the_charger_assigned() -> None:
+    charger = VirtualCharger()
+
+    result = await provision(charger)
+
+    assert result == ProvisioningResult(channel=15)
+    assert charger.disconnect_calls == 1
+    assert charger.state is ChargerState.REBOOTED
+    assert charger.committed is not None
+    assert charger.committed["set_mqtt_info"] == {"addr": "192.168.1.10", "port": 1883}
+
+
+async def test_channel_is_whatever_the_charger_assigned() -> None:
+    assert await provision(VirtualCharger(assigned_channel=18)) == (
+        ProvisioningResult(channel=18)
+    )
+
+
+async def test_commands_are_sent_in_the_documented_order() -> None:
+    charger = VirtualCharger()
+
+    await provision(charger)
+
+    assert charger.received == [
+        set_wifi_info(SERIAL, "Home", PASSWORD),
+        set_rtk_info(),
+        set_lora_info(),
+        set_mqtt_info("192.168.1.10", 1883),
+        set_cfg_info(),
+    ]
+    assert charger.commands == [str(command) for command in ORDER]
+
+
+async def test_nothing_is_sent_before_set_wifi_info() -> None:
+    charger = VirtualCharger()
+
+    await provision(charger)
+
+    assert charger.writes[0] == b"ble_start"
+    assert json.loads(frames_of(charger.writes)[0]) == set_wifi_info(
+        SERIAL, "Home", PASSWORD
+    )
+    assert charger.garbage == []
+    assert "get_signal_info" not in charger.commands
+
+
+async def test_every_write_is_at_most_20_bytes_and_inside_a_frame() -> None:
+    charger = VirtualCharger()
+
+    await provision(charger)
+
+    assert all(len(write) <= 20 for write in charger.writes)
+    assert len(frames_of(charger.writes)) == 5
+    assert charger.writes.count(b"ble_start") == charger.writes.count(b"ble_end") == 5
+
+
+async def test_password_is_sent_only_inside_set_wifi_info() -> None:
+    charger = VirtualCharger()
+
+    await provision(charger)
+
+    carrying = [
+        command
+        for command, body in zip(
+            charger.commands, frames_of(charger.writes), strict=True
+        )
+        if PASSWORD.encode() in body
+    ]
+    assert carrying == ["set_wifi_info"]
+    assert charger.received[0]["set_wifi_info"]["sta"]["passwd"] == PASSWORD
+
+
+async def test_on_step_is_called_once_per_command_in_order() -> None:
+    charger = VirtualCharger()
+    steps: list[Command] = []
+
+    def on_step(command: Command) -> None:
+        steps.append(command)
+        assert len(charger.received) == len(steps) - 1  # called before sending
+
+    await session_for(charger).run(SETTINGS, on_step=on_step)
+
+    assert steps == ORDER
+
+
+async def test_slow_steps_within_their_timeout_succeed() -> None:
+    charger = VirtualCharger(
+        delays={Command.SET_RTK_INFO: 0.05, Command.SET_LORA_INFO: 0.05}
+    )
+
+    assert await provision(charger) == ProvisioningResult(channel=15)
+
+
+async def test_writes_within_a_frame_are_paced_by_the_chunk_delay() -> None:
+    charger = VirtualCharger()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    result = await provision(charger, chunk_delay=0.005)
+
+    pauses = len(charger.writes) - 5  # none before the first write of a frame
+    assert result.channel == 15
+    assert loop.time() - started >= pauses * 0.005
+
+
+async def test_chunk_size_can_be_chosen() -> None:
+    charger = VirtualCharger()
+
+    assert (await provision(charger, chunk_size=8)).channel == 15
+    assert all(len(write) <= 8 for write in charger.writes if write != b"ble_start")
+
+
+def test_default_timeouts_cover_the_slow_steps_of_the_firmware() -> None:
+    assert set(STEP_TIMEOUTS) == set(Command)
+    assert STEP_TIMEOUTS[Command.SET_RTK_INFO] > 30
+    assert STEP_TIMEOUTS[Command.SET_LORA_INFO] > 60
+
+
+# --- the charger says no --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", ORDER)
+async def test_non_zero_result_fails_the_step(step: Command) -> None:
+    charger = VirtualCharger(results={step: 3})
+
+    with pytest.raises(StepFailedError) as err:
+        await provision(charger)
+
+    assert err.value.step == step
+    assert err.value.result == 3
+    assert charger.commands == ORDER[: ORDER.index(step) + 1]  # nothing after it
+    assert charger.disconnect_calls == 1
+    assert charger.committed is None
+
+
+@pytest.mark.parametrize("step", ORDER)
+async def test_step_without_a_reply_times_out(step: Command) -> None:
+    charger = VirtualCharger(silent={step})
+
+    with pytest.raises(NoReplyError) as err:
+        await provision(charger, timeouts=SHORT_TIMEOUTS)
+
+    assert err.value.step == step
+    assert err.value.timeout == 0.05
+    assert charger.commands == ORDER[: ORDER.index(step) + 1]
+    assert charger.disconnect_calls == 1
+
+
+async def test_no_reply_to_the_first_command_names_set_wifi_info() -> None:
+    charger = VirtualCharger(silent={Command.SET_WIFI_INFO})
+
+    with pytest.raises(NoReplyError, match=r"set_wifi_info: no reply within 0\.05 s"):
+        await provision(charger, timeouts=SHORT_TIMEOUTS)
+
+
+async def test_reply_later_than_the_timeout_is_no_reply() -> None:
+    charger = VirtualCharger(delays={Command.SET_RTK_INFO: 5})
+
+    with pytest.raises(NoReplyError) as err:
+        await provision(charger, timeouts=SHORT_TIMEOUTS)
+
+    assert err.value.step == Command.SET_RTK_INFO
+
+
+@pytest.mark.parametrize("value", [None, "15", 15.0, True, -1, 256, {"channel": 15}])
+async def test_lora_reply_without_a_usable_channel_fails(value: Any) -> None:
+    charger = VirtualCharger(assigned_channel=value)
+
+    with pytest.raises(ProvisioningError) as err:
+        await provision(charger)
+
+    assert type(err.value) is ProvisioningError
+    assert err.value.step == Command.SET_LORA_INFO
+    assert "no channel" in str(err.value)
+    assert Command.SET_MQTT_INFO not in charger.commands
+    assert charger.disconnect_calls == 1
+
+
+@pytest.mark.parametrize("channel", [0, 255])
+async def test_lora_channel_limits_are_accepted(channel: int) -> None:
+    assert (
+        await provision(VirtualCharger(assigned_channel=channel))
+    ).channel == channel
+
+
+# --- the link drops -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", EARLIER_STEPS)
+async def test_link_lost_before_a_reply_fails_that_step(step: Command) -> None:
+    charger = VirtualCharger(lose_link={step: LinkLoss.BEFORE_REPLY})
+
+    with pytest.raises(LinkLostError) as err:
+        await provision(charger)
+
+    assert err.value.step == step
+    assert charger.commands == ORDER[: ORDER.index(step) + 1]
+    assert charger.disconnect_calls == 1
+
+
+@pytest.mark.parametrize("step", EARLIER_STEPS)
+async def test_link_lost_after_a_reply_fails_the_next_step_before_writing(
+    step: Command,
+) -> None:
+    charger = VirtualCharger(lose_link={step: LinkLoss.AFTER_REPLY})
+
+    with pytest.raises(LinkLostError) as err:
+        await provision(charger)
+
+    assert err.value.step == ORDER[ORDER.index(step) + 1]
+    assert charger.commands == ORDER[: ORDER.index(step) + 1]
+    assert charger.disconnect_calls == 1
+
+
+async def test_link_lost_right_after_set_cfg_info_reply_is_success() -> None:
+    charger = VirtualCharger(lose_link={Command.SET_CFG_INFO: LinkLoss.AFTER_REPLY})
+
+    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert charger.disconnect_calls == 1
+
+
+async def test_link_lost_after_set_cfg_info_without_reply_is_success() -> None:
+    charger = VirtualCharger(reply_to_cfg=False)
+
+    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert charger.committed is not None
+    assert not any(b"set_cfg_info_respond" in data for data in charger.notifications)
+
+
+async def test_reboot_racing_the_set_cfg_info_timeout_is_success() -> None:
+    # The wait for the reply expires in the same loop turn as the link drops.
+    charger = VirtualCharger(reply_to_cfg=False)
+    timeouts = {**TIMEOUTS, Command.SET_CFG_INFO: 0}
+
+    assert await provision(charger, timeouts=timeouts) == ProvisioningResult(15)
+
+
+async def test_silent_reboot_needs_the_disconnect_callback() -> None:
+    # Without connection_lost wired, the session cannot tell a reboot from silence.
+    charger = VirtualCharger(reply_to_cfg=False)
+    session = ProvisioningSession(charger, timeouts=SHORT_TIMEOUTS, chunk_delay=0)
+
+    with pytest.raises(NoReplyError) as err:
+        await session.run(SETTINGS)
+
+    assert err.value.step == Command.SET_CFG_INFO
+
+
+@pytest.mark.parametrize(
+    ("failing_write", "step"),
+    [
+        (0, Command.SET_WIFI_INFO),
+        (3, Command.SET_WIFI_INFO),
+        (12, Command.SET_RTK_INFO),
+    ],
+)
+async def test_write_error_is_link_lost(failing_write: int, step: Command) -> None:
+    charger = VirtualCharger(failing_write=failing_write)
+
+    with pytest.raises(LinkLostError) as err:
+        await provision(charger)
+
+    assert err.value.step == step
+    assert isinstance(err.value.__cause__, BleakError)
+    assert charger.disconnect_calls == 1
+
+
+async def test_writes_to_a_dropped_link_are_link_lost_even_without_the_callback() -> (
+    None
+):
+    charger = VirtualCharger(lose_link={Command.SET_WIFI_INFO: LinkLoss.AFTER_REPLY})
+    session = ProvisioningSession(charger, timeouts=TIMEOUTS, chunk_delay=0)
+
+    with pytest.raises(LinkLostError) as err:
+        await session.run(SETTINGS)
+
+    assert err.value.step == Command.SET_RTK_INFO
+    assert isinstance(err.value.__cause__, BleakError)
+
+
+@pytest.mark.parametrize("error", [BleakError("gone"), EOFError(), OSError("bus")])
+async def test_failing_disconnect_does_not_hide_the_outcome(
+    error: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    charger = VirtualCharger()
+    calls: list[str] = []
+
+    async def failing_disconnect() -> None:
+        calls.append("disconnect")
+        raise error
+
+    monkeypatch.setattr(charger, "disconnect", failing_disconnect)
+
+    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert calls == ["disconnect"]
+
+
+async def test_disconnect_is_called_when_the_notification_setup_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    charger = VirtualCharger()
+
+    async def no_notify(*_args: object, **_kwargs: object) -> None:
+        raise BleakError("characteristic not found")
+
+    monkeypatch.setattr(charger, "start_notify", no_notify)
+
+    with pytest.raises(BleakError):
+        await provision(charger)
+    assert charger.disconnect_calls == 1
+    assert charger.writes == []
+
+
+# --- noise from the charger -------------------------------------------------------------
+
+MALFORMED = [
+    b'{"type":"set_wifi_info_respond"}',  # outside a frame
+    *VirtualCharger.frame(b"{not json"),
+    *VirtualCharger.frame(b"\xff\xfe\xfd"),
+    *VirtualCharger.frame(b"[1,2,3]"),
+    *VirtualCharger.frame({"message": {"result": 0}}),  # no type
+    *VirtualCharger.frame(
+        {"type": "set_wifi_info_respond", "message": {"result": "1"}}
+    ),
+    *VirtualCharger.frame({"type": "set_wifi_info_respond", "message": [0]}),
+    b"ble_start",
+    *[b"x" * 20] * 210,  # over 4 KiB: dropped
+    b"ble_end",
+    b"ble_start",  # a frame that never ends; the reply's ble_start restarts it
+    b'{"type":"set_wifi_i',
+]
+
+
+async def test_malformed_notifications_are_ignored() -> None:
+    charger = VirtualCharger(chatter={Command.SET_WIFI_INFO: MALFORMED})
+
+    assert await provision(charger) == ProvisioningResult(channel=15)
+
+
+async def test_replies_of_the_wrong_type_are_ignored() -> None:
+    stale = [
+        *VirtualCharger.frame(
+            {"type": "set_cfg_info_respond", "message": {"result": 1}}
+        ),
+        *VirtualCharger.frame(
+            {"type": "set_lora_info_respond", "message": {"value": 99}}
+        ),
+        *VirtualCharger.frame({"type": "get_signal_info_respond", "message": {}}),
+    ]
+    charger = VirtualCharger(
+        chatter={Command.SET_WIFI_INFO: stale, Command.SET_RTK_INFO: stale}
+    )
+
+    assert await provision(charger) == ProvisioningResult(channel=15)
+
+
+async def test_repeated_replies_are_ignored() -> None:
+    charger = VirtualCharger(duplicate_replies=True)
+
+    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert charger.commands == ORDER
+
+
+class DroppingCharger(VirtualCharger):
+    """A charger whose link drops right after the write with index ``drop_after``."""
+
+    def __init__(self, drop_after: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.drop_after = drop_after
+
+    async def write_gatt_char(
+        self, char_specifier: Any, data: bytes, response: bool | None = None
+    ) -> None:
+        await super().write_gatt_char(char_specifier, data, response)
+        if len(self.writes) == self.drop_after + 1:
+            self.break_link()
+
+
+@pytest.fixture
+async def loop_errors() -> AsyncIterator[list[str]]:
+    """What reaches the event loop's exception handler during the test.
+
+    Garbage is collected before the handler is restored, so an exception
+    nobody retrieved is reported here, not in some later test.
+    """
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    previous_handler = loop.get_exception_handler()
+    loop.set_exception_handler(
+        lambda _loop, context: reported.append(context["message"])
+    )
+    yield reported
+    gc.collect()
+    loop.set_exception_handler(previous_handler)
+
+
+async def test_link_lost_while_a_command_is_written_fails_that_step(
+    loop_errors: list[str],
+) -> None:
+    charger = DroppingCharger(drop_after=1)  # ble_start and the first chunk went out
+
+    with pytest.raises(LinkLostError) as err:
+        await session_for(charger).run(SETTINGS)
+
+    assert err.value.step == Command.SET_WIFI_INFO
+    assert charger.received == []
+    assert charger.disconnect_calls == 1
+
+
+async def test_link_lost_mid_write_leaves_no_unretrieved_exception(
+    loop_errors: list[str],
+) -> None:
+    charger = DroppingCharger(drop_after=1)
+    with pytest.raises(LinkLostError):
+        await session_for(charger).run(SETTINGS)
+
+    gc.collect()  # the future sits in a reference cycle with a traceback
+    assert loop_errors == []

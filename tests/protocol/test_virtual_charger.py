@@ -1,0 +1,293 @@
+"""The virtual charger itself behaves like the firmware the protocol document describes.
+
+Other tests (and the config flow's) trust it; these pin down its behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bleak.exc import BleakError
+import pytest
+
+from custom_components.novabot.protocol import FrameAssembler, encode_frame
+from tests.virtual_charger import (
+    COMMAND_CHARACTERISTIC,
+    ChargerState,
+    LinkLoss,
+    VirtualCharger,
+)
+
+WIFI = {
+    "set_wifi_info": {
+        "sta": {"ssid": "Home", "passwd": "secret123", "encrypt": 0},
+        "ap": {"ssid": "LFIC1230700123", "passwd": "12345678", "encrypt": 0},
+    }
+}
+
+
+class Listener:
+    """Subscribes to the charger and decodes its replies."""
+
+    def __init__(self) -> None:
+        self.assembler = FrameAssembler()
+        self.replies: list[dict[str, Any]] = []
+        self.raw: list[bytes] = []
+
+    def __call__(self, _sender: Any, data: bytearray) -> None:
+        self.raw.append(bytes(data))
+        if (message := self.assembler.feed(data)) is not None:
+            self.replies.append(message)
+
+
+async def connected() -> tuple[VirtualCharger, Listener]:
+    charger = VirtualCharger()
+    listener = Listener()
+    await charger.start_notify(COMMAND_CHARACTERISTIC, listener)
+    return charger, listener
+
+
+async def send(charger: VirtualCharger, message: dict[str, Any]) -> None:
+    for chunk in encode_frame(message):
+        await charger.write_gatt_char(COMMAND_CHARACTERISTIC, chunk, response=False)
+    await charger.wait_idle()
+
+
+def reply(command: str, result: int = 0, value: Any = None) -> dict[str, Any]:
+    return {"type": f"{command}_respond", "message": {"result": result, "value": value}}
+
+
+async def test_commands_are_answered_in_frames_of_20_byte_notifications() -> None:
+    charger, listener = await connected()
+
+    await send(charger, WIFI)
+
+    assert listener.replies == [reply("set_wifi_info")]
+    assert listener.raw[0] == b"ble_start"
+    assert listener.raw[-1] == b"ble_end"
+    assert all(len(data) <= 20 for data in listener.raw)
+    assert listener.raw[-2].endswith(b"\x00")  # the last chunk is NUL-padded
+    assert charger.state is ChargerState.CONFIGURING
+
+
+async def test_lora_reply_carries_the_assigned_channel_and_no_result() -> None:
+    charger, listener = await connected()
+    await send(charger, WIFI)
+
+    await send(
+        charger, {"set_lora_info": {"addr": 718, "channel": 16, "hc": 20, "lc": 14}}
+    )
+
+    assert listener.replies[-1] == {
+        "type": "set_lora_info_respond",
+        "message": {"value": 15},
+    }
+
+
+async def test_failing_lora_reply_carries_its_result() -> None:
+    charger, listener = await connected()
+    charger.results["set_lora_info"] = 2
+    await send(charger, WIFI)
+
+    await send(charger, {"set_lora_info": {}})
+
+    assert listener.replies[-1]["message"] == {"value": 15, "result": 2}
+    assert "set_lora_info" not in charger.settings
+
+
+async def test_query_before_set_wifi_info_springs_the_trap() -> None:
+    charger, listener = await connected()
+
+    await send(charger, {"get_signal_info": 0})
+    await send(charger, WIFI)
+    await send(charger, {"set_rtk_info": 0})
+    await send(charger, {"set_cfg_info": 1})
+
+    assert charger.state is ChargerState.LOCKED
+    assert [message["type"] for message in listener.replies] == [
+        "get_signal_info_respond"
+    ]
+    assert charger.commands == [
+        "get_signal_info",
+        "set_wifi_info",
+        "set_rtk_info",
+        "set_cfg_info",
+    ]
+    assert charger.settings == {}
+    assert charger.is_connected
+
+
+async def test_locked_charger_still_answers_queries() -> None:
+    charger, listener = await connected()
+
+    await send(charger, {"get_lora_info": None})
+    await send(charger, {"ota_version_info": None})
+
+    assert [message["type"] for message in listener.replies] == [
+        "get_lora_info_respond",
+        "ota_version_info_respond",
+    ]
+
+
+async def test_query_after_set_wifi_info_is_harmless() -> None:
+    charger, listener = await connected()
+    await send(charger, WIFI)
+
+    await send(charger, {"get_signal_info": 0})
+    await send(charger, {"set_rtk_info": 0})
+
+    assert charger.state is ChargerState.CONFIGURING
+    assert listener.replies[-1] == reply("set_rtk_info")
+
+
+async def test_other_commands_before_set_wifi_info_are_ignored() -> None:
+    charger, listener = await connected()
+
+    await send(charger, {"set_rtk_info": 0})
+    await send(charger, {"set_cfg_info": 1})
+    await send(charger, WIFI)
+
+    assert listener.replies == [reply("set_wifi_info")]
+    assert charger.state is ChargerState.CONFIGURING
+    assert charger.is_connected
+
+
+async def test_set_cfg_info_replies_then_drops_the_link_and_reboots() -> None:
+    dropped: list[VirtualCharger] = []
+    charger = VirtualCharger(disconnected_callback=dropped.append)
+    listener = Listener()
+    await charger.start_notify(COMMAND_CHARACTERISTIC, listener)
+    await send(charger, WIFI)
+    await send(charger, {"set_mqtt_info": {"addr": "192.168.1.10", "port": 1883}})
+
+    await send(charger, {"set_cfg_info": 1})
+
+    assert listener.replies[-1] == reply("set_cfg_info")
+    assert dropped == [charger]
+    assert not charger.is_connected
+    assert charger.state is ChargerState.REBOOTED
+    assert charger.committed == {
+        "set_wifi_info": WIFI["set_wifi_info"],
+        "set_mqtt_info": {"addr": "192.168.1.10", "port": 1883},
+        "set_cfg_info": 1,
+    }
+    with pytest.raises(BleakError):
+        await charger.write_gatt_char(COMMAND_CHARACTERISTIC, b"ble_start")
+    await charger.disconnect()
+    assert dropped == [charger]  # called once only
+
+
+async def test_reboot_without_reply_when_configured() -> None:
+    charger, listener = await connected()
+    charger.reply_to_cfg = False
+    await send(charger, WIFI)
+
+    await send(charger, {"set_cfg_info": 1})
+
+    assert listener.replies == [reply("set_wifi_info")]
+    assert not charger.is_connected
+    assert charger.committed is not None
+
+
+@pytest.mark.parametrize(
+    ("loss", "replies"), [(LinkLoss.BEFORE_REPLY, 0), (LinkLoss.AFTER_REPLY, 1)]
+)
+async def test_link_loss_before_or_after_the_reply(
+    loss: LinkLoss, replies: int
+) -> None:
+    charger, listener = await connected()
+    charger.lose_link["set_wifi_info"] = loss
+
+    await send(charger, WIFI)
+
+    assert len(listener.replies) == replies
+    assert not charger.is_connected
+
+
+async def test_silent_step_is_never_answered_and_not_stored() -> None:
+    charger, listener = await connected()
+    charger.silent.add("set_wifi_info")
+
+    await send(charger, WIFI)
+
+    assert listener.replies == []
+    assert charger.state is ChargerState.AWAITING_WIFI
+
+
+async def test_write_outside_a_frame_is_a_message_of_its_own() -> None:
+    charger, listener = await connected()
+
+    await charger.write_gatt_char(COMMAND_CHARACTERISTIC, b'{"set_rtk_info":0}')
+    await charger.write_gatt_char(COMMAND_CHARACTERISTIC, b"not json")
+    await charger.write_gatt_char(COMMAND_CHARACTERISTIC, b"ble_end")
+    await charger.wait_idle()
+
+    assert charger.commands == ["set_rtk_info"]
+    assert charger.garbage == [b"not json", b"ble_end"]
+    assert listener.replies == []  # set_wifi_info must come first
+
+
+async def test_writes_to_other_characteristics_are_recorded_but_not_commands() -> None:
+    charger, _ = await connected()
+
+    await charger.write_gatt_char("00003333-0000-1000-8000-00805f9b34fb", b"{}")
+
+    assert charger.writes == [b"{}"]
+    assert charger.received == []
+
+
+async def test_failing_write_raises_without_dropping_the_link() -> None:
+    charger, _ = await connected()
+    charger.failing_write = 1
+
+    await charger.write_gatt_char(COMMAND_CHARACTERISTIC, b"ble_start")
+    with pytest.raises(BleakError):
+        await charger.write_gatt_char(COMMAND_CHARACTERISTIC, b"{}")
+
+    assert charger.is_connected
+
+
+async def test_disconnect_cancels_pending_replies() -> None:
+    charger, listener = await connected()
+    charger.delays["set_wifi_info"] = 60
+    for chunk in encode_frame(WIFI):
+        await charger.write_gatt_char(COMMAND_CHARACTERISTIC, chunk)
+
+    await asyncio.wait_for(charger.disconnect(), 1)
+
+    assert listener.replies == []
+    assert charger.disconnect_calls == 1
+    assert not charger.is_connected
+
+
+async def test_coroutine_notification_callbacks_are_awaited() -> None:
+    charger = VirtualCharger()
+    received: list[bytes] = []
+
+    async def callback(_sender: Any, data: bytearray) -> None:
+        await asyncio.sleep(0)
+        received.append(bytes(data))
+
+    await charger.start_notify(COMMAND_CHARACTERISTIC, callback)
+    await send(charger, WIFI)
+
+    assert received[0] == b"ble_start"
+    assert received[-1] == b"ble_end"
+
+
+async def test_replies_without_a_subscriber_are_lost() -> None:
+    charger = VirtualCharger()
+
+    await send(charger, WIFI)
+
+    assert charger.notifications[0] == b"ble_start"  # sent into the void
+    assert charger.state is ChargerState.CONFIGURING
+
+
+async def test_start_notify_on_a_dropped_link_fails() -> None:
+    charger = VirtualCharger()
+    charger.break_link()
+
+    with pytest.raises(BleakError):
+        await charger.start_notify(COMMAND_CHARACTERISTIC, Listener())

@@ -1,0 +1,329 @@
+"""A Novabot charger in Bluetooth provisioning mode, simulated for tests.
+
+``VirtualCharger`` stands in for a connected ``bleak.BleakClient``: code under
+test calls ``start_notify``, ``write_gatt_char`` and ``disconnect`` on it, and
+it answers the way the charger firmware does (docs/charger-protocol.md, §1):
+
+* writes between ``ble_start`` and ``ble_end`` are concatenated into one JSON
+  object; a write outside a frame is a complete JSON message on its own;
+* each command is answered with notifications of at most 20 bytes between
+  ``ble_start`` and ``ble_end``; the last chunk of a reply is padded with NUL
+  bytes, as the firmware may do;
+* replies look like ``{"type": "<cmd>_respond", "message": {"result": 0, "value": ...}}``,
+  except ``set_lora_info``, whose reply has no ``result`` and carries the
+  assigned channel (15 by default, not the requested 16);
+* after ``set_cfg_info`` it replies, drops the link and "reboots".
+
+The firmware's state machine, as simulated::
+
+    AWAITING_WIFI --set_wifi_info--> CONFIGURING --set_cfg_info--> REBOOTED
+          |
+          +--any query (get_signal_info...)--> LOCKED
+
+* ``AWAITING_WIFI``: fresh from power-up. ``set_wifi_info`` must come first;
+  another ``set_*`` command is ignored (no reply). A query (any command that is
+  not ``set_*``) is answered, and springs the trap: the charger leaves
+  provisioning mode.
+* ``CONFIGURING``: every ``set_*`` command is answered, in any order and as
+  often as it comes; queries are answered. ``set_cfg_info`` commits whatever
+  was set so far.
+* ``LOCKED``: every ``set_*`` command is silently ignored; queries are answered.
+* ``REBOOTED``: the link is down; writes raise ``BleakError``.
+
+Whenever the link is down (lost, rebooted, or ``disconnect()`` called),
+``is_connected`` is false, writes raise ``BleakError``, and the disconnected
+callback has been called once.
+
+Everything received is recorded: ``writes`` (raw), ``received`` (decoded
+commands, in order, whatever the state), ``garbage`` (frames that were not a
+JSON object); ``notifications`` holds what was sent back. ``settings`` holds the
+last accepted value of each ``set_*`` command and ``committed`` a copy taken at
+``set_cfg_info``.
+
+Misbehaviour is configured per step (a step is a command name such as
+``"set_rtk_info"``; ``protocol.Command`` members work as keys too): ``results``
+(non-zero result codes), ``silent`` (the charger hangs on that step: no reply,
+nothing stored), ``lose_link`` (the link drops before or after that step's
+reply), ``delays`` (seconds before replying), ``chatter`` (raw notifications
+sent before the reply). Globally: ``reply_to_cfg=False`` (drop the link after
+``set_cfg_info`` without replying), ``duplicate_replies`` (every reply is sent
+twice), ``failing_write`` (the write with this 0-based index raises
+``BleakError`` without dropping the link), ``assigned_channel`` (the value of
+the ``set_lora_info`` reply).
+
+Replies are sent from tasks the charger owns: ``wait_idle()`` waits for them,
+``disconnect()`` cancels and awaits them, so a test that ends with either
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
+from enum import StrEnum
+import inspect
+import json
+from typing import Any
+
+from bleak.exc import BleakError
+
+COMMAND_CHARACTERISTIC = "00002222-0000-1000-8000-00805f9b34fb"
+FRAME_START = b"ble_start"
+FRAME_END = b"ble_end"
+NOTIFICATION_SIZE = 20
+DEFAULT_CHANNEL = 15
+
+type NotifyCallback = Callable[[Any, bytearray], Awaitable[None] | None]
+type DisconnectedCallback = Callable[["VirtualCharger"], None]
+
+
+class ChargerState(StrEnum):
+    """Where the simulated firmware's provisioning state machine stands."""
+
+    AWAITING_WIFI = "awaiting_wifi"
+    CONFIGURING = "configuring"
+    LOCKED = "locked"
+    REBOOTED = "rebooted"
+
+
+class LinkLoss(StrEnum):
+    """When, relative to a step's reply, the link drops."""
+
+    BEFORE_REPLY = "before_reply"
+    AFTER_REPLY = "after_reply"
+
+
+class VirtualCharger:
+    """A fake bleak client that behaves like the charger's provisioning firmware."""
+
+    def __init__(
+        self,
+        *,
+        disconnected_callback: DisconnectedCallback | None = None,
+        assigned_channel: Any = DEFAULT_CHANNEL,
+        results: Mapping[str, int] | None = None,
+        silent: Collection[str] = (),
+        lose_link: Mapping[str, LinkLoss] | None = None,
+        delays: Mapping[str, float] | None = None,
+        chatter: Mapping[str, Sequence[bytes]] | None = None,
+        reply_to_cfg: bool = True,
+        duplicate_replies: bool = False,
+        failing_write: int | None = None,
+        address: str = "AA:BB:CC:DD:EE:FF",
+    ) -> None:
+        self.address = address
+        self.assigned_channel = assigned_channel
+        self.results = dict(results or {})
+        self.silent = set(silent)
+        self.lose_link = dict(lose_link or {})
+        self.delays = dict(delays or {})
+        self.chatter = {step: list(data) for step, data in (chatter or {}).items()}
+        self.reply_to_cfg = reply_to_cfg
+        self.duplicate_replies = duplicate_replies
+        self.failing_write = failing_write
+
+        self.state = ChargerState.AWAITING_WIFI
+        self.writes: list[bytes] = []
+        self.received: list[dict[str, Any]] = []
+        self.garbage: list[bytes] = []
+        self.notifications: list[bytes] = []
+        self.settings: dict[str, Any] = {}
+        self.committed: dict[str, Any] | None = None
+        self.disconnect_calls = 0
+
+        self._disconnected_callback = disconnected_callback
+        self._connected = True
+        self._subscribers: dict[str, NotifyCallback] = {}
+        self._frame: bytearray | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- the bleak client surface ------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the Bluetooth link is up."""
+        return self._connected
+
+    def set_disconnected_callback(self, callback: DisconnectedCallback | None) -> None:
+        """Replace the callback called (with this client) when the link drops."""
+        self._disconnected_callback = callback
+
+    async def start_notify(
+        self, char_specifier: Any, callback: NotifyCallback, **_kwargs: Any
+    ) -> None:
+        """Deliver the notifications of ``char_specifier`` to ``callback``."""
+        self._check_connected()
+        self._subscribers[str(char_specifier)] = callback
+
+    async def write_gatt_char(
+        self, char_specifier: Any, data: bytes, response: bool | None = None
+    ) -> None:
+        """Receive one write; a completed command is answered from a task."""
+        self._check_connected()
+        index = len(self.writes)
+        self.writes.append(bytes(data))
+        if index == self.failing_write:
+            raise BleakError("simulated GATT write failure")
+        if str(char_specifier) != COMMAND_CHARACTERISTIC:
+            return
+        message = self._reassemble(bytes(data))
+        if message is not None:
+            self._receive(message)
+
+    async def disconnect(self) -> None:
+        """Drop the link from our side; cancel and await pending replies."""
+        self.disconnect_calls += 1
+        current = asyncio.current_task()
+        pending = [task for task in self._tasks if task is not current]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        self._link_down()
+
+    # --- helpers for tests --------------------------------------------------
+
+    @property
+    def commands(self) -> list[str]:
+        """The names of the commands received, in order."""
+        return [next(iter(message)) for message in self.received]
+
+    async def wait_idle(self) -> None:
+        """Wait until every command received so far has been answered."""
+        while pending := [t for t in self._tasks if t is not asyncio.current_task()]:
+            await asyncio.wait(pending)
+
+    def break_link(self) -> None:
+        """Drop the link now, as if the charger went out of range."""
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        self._link_down()
+
+    @staticmethod
+    def frame(message: Mapping[str, Any] | bytes) -> list[bytes]:
+        """The notifications that carry ``message``; the last chunk NUL-padded."""
+        body = (
+            message
+            if isinstance(message, bytes)
+            else json.dumps(message, separators=(",", ":")).encode()
+        )
+        chunks = [
+            body[i : i + NOTIFICATION_SIZE]
+            for i in range(0, len(body), NOTIFICATION_SIZE)
+        ]
+        if chunks:
+            chunks[-1] = chunks[-1].ljust(NOTIFICATION_SIZE, b"\x00")
+        return [FRAME_START, *chunks, FRAME_END]
+
+    async def notify(self, data: bytes) -> None:
+        """Send one raw notification on the command characteristic."""
+        self.notifications.append(data)
+        callback = self._subscribers.get(COMMAND_CHARACTERISTIC)
+        if callback is None:  # nobody subscribed: the notification is lost
+            return
+        outcome = callback(COMMAND_CHARACTERISTIC, bytearray(data))
+        if inspect.isawaitable(outcome):
+            await outcome
+
+    # --- the firmware -------------------------------------------------------
+
+    def _reassemble(self, data: bytes) -> dict[str, Any] | None:
+        """Frame handling: markers, concatenation, a lone write is a message."""
+        if data == FRAME_START:
+            self._frame = bytearray()
+            return None
+        if self._frame is None:
+            return self._decode(data)
+        if data == FRAME_END:
+            body, self._frame = bytes(self._frame), None
+            return self._decode(body)
+        self._frame += data
+        return None
+
+    def _decode(self, body: bytes) -> dict[str, Any] | None:
+        try:
+            message = json.loads(body.decode())
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not message:
+            self.garbage.append(body)
+            return None
+        return message
+
+    def _receive(self, message: dict[str, Any]) -> None:
+        """Apply one command to the state machine and schedule the answer."""
+        self.received.append(message)
+        command, value = next(iter(message.items()))
+        is_setter = command.startswith("set_")
+        if self.state is ChargerState.AWAITING_WIFI:
+            if not is_setter:
+                self.state = ChargerState.LOCKED  # the get_signal_info trap
+            elif command != "set_wifi_info":
+                return  # set_wifi_info must come first
+        elif self.state is ChargerState.LOCKED and is_setter:
+            return
+        if command in self.silent:
+            return  # this step hangs: never answered, nothing stored
+        if is_setter and self.results.get(command, 0) == 0:
+            self.settings[command] = value
+            if command == "set_wifi_info":
+                self.state = ChargerState.CONFIGURING
+        self._spawn(self._answer(command))
+
+    async def _answer(self, command: str) -> None:
+        await asyncio.sleep(self.delays.get(command, 0))
+        for data in self.chatter.get(command, ()):
+            await self.notify(data)
+        loss = self.lose_link.get(command)
+        if loss is LinkLoss.BEFORE_REPLY:
+            self.break_link()
+            return
+        committing = command == "set_cfg_info" and self.results.get(command, 0) == 0
+        if self.reply_to_cfg or not committing:
+            for _ in range(2 if self.duplicate_replies else 1):
+                for data in self.frame(self._reply(command)):
+                    await self.notify(data)
+        if committing:  # commit, drop the link, reboot
+            self.committed = dict(self.settings)
+            self.state = ChargerState.REBOOTED
+            self.break_link()
+        elif loss is LinkLoss.AFTER_REPLY:
+            self.break_link()
+
+    def _reply(self, command: str) -> dict[str, Any]:
+        result = self.results.get(command, 0)
+        body: dict[str, Any] = {"result": result, "value": None}
+        if command == "set_lora_info":
+            body = {"value": self.assigned_channel}  # the firmware omits result
+            if result:
+                body["result"] = result
+        elif command == "get_signal_info":
+            body["value"] = {"wifi": 0, "rtk": 0}
+        return {"type": f"{command}_respond", "message": body}
+
+    # --- plumbing -----------------------------------------------------------
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _check_connected(self) -> None:
+        if not self._connected:
+            raise BleakError("not connected")
+
+    def _link_down(self) -> None:
+        if not self._connected:
+            return
+        self._connected = False
+        self._frame = None
+        if self._disconnected_callback is not None:
+            self._disconnected_callback(self)
