@@ -1,1 +1,122 @@
-"""The Novabot charger integration."""
+"""The Novabot charger integration: Home Assistant as the charger's home."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from homeassistant.components import mqtt
+from homeassistant.const import Platform
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
+
+from .const import (
+    CONF_GATEWAY,
+    CONF_GATEWAY_BIND_ADDRESS,
+    CONF_GATEWAY_PORT,
+    CONF_MQTT_PORT,
+    CONF_SERIAL_NUMBER,
+    DOMAIN,
+)
+from .coordinator import NovabotConfigEntry, NovabotCoordinator, no_reports_issue_id
+from .gateway import (
+    DEFAULT_BIND_ADDRESS,
+    GatewayError,
+    GatewayPortInUseError,
+    async_use_gateway,
+)
+from .protocol.messages import STATUS_TOPIC_PREFIX
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.typing import ConfigType
+
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+class _UndecodableReportFilter(logging.Filter):
+    """Drop MQTT's warning about encrypted reports on our discovery topic.
+
+    The manifest's MQTT discovery makes Home Assistant subscribe to every
+    charger's report topic as UTF-8 text, for as long as it runs. Encrypted
+    reports are binary, so each one (every ~2 s) would log "Can't decode
+    payload". The coordinator reads them as bytes; the warning says nothing.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            str(record.msg).startswith("Can't decode payload")
+            and isinstance(record.args, tuple)
+            and len(record.args) > 1
+            and str(record.args[1]).startswith(STATUS_TOPIC_PREFIX)
+        )
+
+
+_UNDECODABLE_REPORT_FILTER = _UndecodableReportFilter()
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Keep the log free of MQTT's complaints about encrypted reports."""
+    logging.getLogger(mqtt.client.__name__).addFilter(_UNDECODABLE_REPORT_FILTER)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: NovabotConfigEntry) -> bool:
+    """Listen to the charger's reports (through the gateway when it needs one)."""
+    if not await mqtt.async_wait_for_mqtt_client(hass):
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="mqtt_unavailable"
+        )
+    if entry.data.get(CONF_GATEWAY):
+        await _async_start_gateway(hass, entry)
+
+    coordinator = NovabotCoordinator(hass, entry)
+    await coordinator.async_start()
+    entry.runtime_data = coordinator
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def _async_start_gateway(hass: HomeAssistant, entry: NovabotConfigEntry) -> None:
+    port: int = entry.options.get(CONF_GATEWAY_PORT, entry.data[CONF_MQTT_PORT])
+    issue_id = "gateway_port_in_use"  # one gateway per Home Assistant, so one issue
+    try:
+        release = await async_use_gateway(
+            hass,
+            entry.data[CONF_SERIAL_NUMBER],
+            port=port,
+            bind_address=entry.options.get(
+                CONF_GATEWAY_BIND_ADDRESS, DEFAULT_BIND_ADDRESS
+            ),
+        )
+    except GatewayError as err:
+        if isinstance(err, GatewayPortInUseError):
+            ir.async_create_issue(
+                hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="gateway_port_in_use",
+                translation_placeholders={"port": str(port)},
+            )
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key=err.translation_key,
+            translation_placeholders=err.translation_placeholders,
+        ) from err
+    ir.async_delete_issue(hass, DOMAIN, issue_id)
+    entry.async_on_unload(release)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: NovabotConfigEntry) -> bool:
+    """Stop listening; the gateway stops with its last charger."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: NovabotConfigEntry) -> None:
+    """A removed charger leaves no repair issue behind."""
+    ir.async_delete_issue(
+        hass, DOMAIN, no_reports_issue_id(entry.data[CONF_SERIAL_NUMBER])
+    )

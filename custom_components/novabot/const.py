@@ -18,6 +18,8 @@ CONF_CHARGER_CHANNEL: Final = "charger_channel"
 CONF_MQTT_HOST: Final = "mqtt_host"
 CONF_MQTT_PORT: Final = "mqtt_port"
 CONF_GATEWAY: Final = "gateway"
+# Bluetooth address of the charger, kept when it was provisioned over Bluetooth.
+CONF_ADDRESS: Final = "address"
 # Config flow fields that are never stored.
 CONF_SSID: Final = "ssid"
 CONF_PASSWORD: Final = "password"
@@ -25,6 +27,8 @@ CONF_PASSWORD: Final = "password"
 # Options.
 CONF_STALE_TIMEOUT: Final = "stale_timeout"
 DEFAULT_STALE_TIMEOUT: Final = 60
+CONF_GATEWAY_PORT: Final = "gateway_port"
+CONF_GATEWAY_BIND_ADDRESS: Final = "gateway_bind_address"
 
 # With no valid report for this long, a repair issue explains what to check.
 SILENCE_REPAIR_AFTER: Final = timedelta(minutes=10)

@@ -16,11 +16,6 @@ from custom_components.novabot.protocol.broker import connect_packet
 if TYPE_CHECKING:
     from tests.mosquitto import Mosquitto, MosquittoFactory
 
-# The mosquitto and mosquitto_factory fixtures. Import tests.mosquitto only
-# inside tests: a module imported before pytest registers it as a plugin
-# cannot get pytest's assertion rewriting, and pytest warns about it.
-pytest_plugins = ["tests.mosquitto"]
-
 type Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 type ServerFactory = Callable[[Handler], Awaitable[int]]
 

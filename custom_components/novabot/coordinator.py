@@ -1,0 +1,237 @@
+"""Push coordinator: the charger's MQTT reports become a ChargerStatus."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from homeassistant.components import mqtt
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+
+from .const import (
+    CONF_GATEWAY,
+    CONF_MQTT_HOST,
+    CONF_MQTT_PORT,
+    CONF_SERIAL_NUMBER,
+    CONF_STALE_TIMEOUT,
+    DEFAULT_STALE_TIMEOUT,
+    DOMAIN,
+    LOGGER,
+    SILENCE_REPAIR_AFTER,
+)
+from .protocol import (
+    ChargerStatus,
+    InvalidMessageError,
+    PayloadCodec,
+    command_topic,
+    decode_message,
+    encode_command,
+    firmware_query,
+    firmware_version,
+    parse_status,
+    status_topic,
+)
+
+if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigEntry
+    from homeassistant.helpers.service_info.mqtt import ReceivePayloadType
+
+type NovabotConfigEntry = ConfigEntry[NovabotCoordinator]
+
+# A status heard by the config flow's claim window, handed to the entry it creates.
+CLAIMED_STATUS: HassKey[dict[str, ChargerStatus]] = HassKey(f"{DOMAIN}_claimed_status")
+
+
+def no_reports_issue_id(serial_number: str) -> str:
+    """The id of a charger's "no reports" repair issue."""
+    return f"no_reports_{serial_number}"
+
+
+def payload_bytes(payload: ReceivePayloadType) -> bytes:
+    """The raw bytes of an MQTT payload, however the subscription decoded it."""
+    return payload.encode() if isinstance(payload, str) else bytes(payload)
+
+
+class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
+    """Turn reports on ``Dart/Receive_mqtt/<SN>`` into data, without polling.
+
+    Only a changed status reaches the entities. Silence longer than the stale
+    timeout makes them unavailable; ten minutes of it raise a repair issue.
+    """
+
+    config_entry: NovabotConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: NovabotConfigEntry) -> None:
+        self.serial_number: str = entry.data[CONF_SERIAL_NUMBER]
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {self.serial_number}",
+            always_update=False,
+        )
+        self._codec = PayloadCodec(self.serial_number)
+        self._stale_after = timedelta(
+            seconds=entry.options.get(CONF_STALE_TIMEOUT, DEFAULT_STALE_TIMEOUT)
+        )
+        self._last_payload: bytes | None = None
+        self._cancel_stale: CALLBACK_TYPE | None = None
+        self._cancel_repair: CALLBACK_TYPE | None = None
+        self.online = False
+        self._silence_logged = False
+        self.encrypted: bool | None = None
+        self.firmware_version: str | None = None
+        self.last_report: datetime | None = None
+        self.reports_accepted = 0
+        self.reports_ignored: Counter[str] = Counter()
+        self._firmware_asked = False
+        if claimed := hass.data.get(CLAIMED_STATUS, {}).pop(self.serial_number, None):
+            self.data = claimed
+            self.online = True
+            self.last_report = dt_util.utcnow()
+
+    @property
+    def repair_issue_id(self) -> str:
+        """The id of this charger's "no reports" repair issue."""
+        return no_reports_issue_id(self.serial_number)
+
+    async def async_start(self) -> None:
+        """Subscribe to the charger's reports and start watching for silence."""
+        unsubscribe = await mqtt.async_subscribe(
+            self.hass,
+            status_topic(self.serial_number),
+            self._handle_message,
+            encoding=None,
+        )
+        self.config_entry.async_on_unload(unsubscribe)
+        self.config_entry.async_on_unload(self._cancel_timers)
+        self._watch_for_silence()
+
+    @callback
+    def _handle_message(self, message: mqtt.ReceiveMessage) -> None:
+        payload = payload_bytes(message.payload)
+        if payload == self._last_payload:
+            # The charger repeats itself every ~2 s: no need to decode again.
+            self._report_accepted()
+            return
+        try:
+            decoded = decode_message(payload, self._codec)
+            if version := firmware_version(decoded.document):
+                self._set_firmware_version(version)
+                return
+            status = parse_status(decoded.document)
+        except InvalidMessageError as err:
+            self.reports_ignored[err.reason] += 1
+            LOGGER.debug("Ignoring message from %s: %s", self.serial_number, err.reason)
+            return
+        self._last_payload = payload
+        self.encrypted = decoded.encrypted
+        self._report_accepted()
+        if status != self.data:
+            self.async_set_updated_data(status)
+        self._ask_firmware_version()
+
+    def _report_accepted(self) -> None:
+        self.reports_accepted += 1
+        self.last_report = dt_util.utcnow()
+        self._watch_for_silence()
+        if self._cancel_repair:
+            self._cancel_repair()
+            self._cancel_repair = None
+        if not self.online:
+            self.online = True
+            if self._silence_logged:
+                self._silence_logged = False
+                LOGGER.info("Charger %s is reporting again", self.serial_number)
+            ir.async_delete_issue(self.hass, DOMAIN, self.repair_issue_id)
+            self.async_update_listeners()
+
+    def _watch_for_silence(self) -> None:
+        if self._cancel_stale:
+            self._cancel_stale()
+        self._cancel_stale = async_call_later(
+            self.hass, self._stale_after, self._went_stale
+        )
+
+    @callback
+    def _went_stale(self, _now: datetime) -> None:
+        self._cancel_stale = None
+        self._cancel_repair = async_call_later(
+            self.hass, SILENCE_REPAIR_AFTER - self._stale_after, self._raise_repair
+        )
+        if self.online:
+            self.online = False
+            self._silence_logged = True
+            LOGGER.info(
+                "Charger %s sent no report for %s; its entities are unavailable",
+                self.serial_number,
+                self._stale_after,
+            )
+            self.async_update_listeners()
+
+    @callback
+    def _raise_repair(self, _now: datetime) -> None:
+        self._cancel_repair = None
+        data = self.config_entry.data
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self.repair_issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="no_reports",
+            translation_placeholders={
+                "serial_number": self.serial_number,
+                "host": data[CONF_MQTT_HOST],
+                "port": str(data[CONF_MQTT_PORT]),
+                "mode": "gateway" if data.get(CONF_GATEWAY) else "direct",
+            },
+        )
+
+    @callback
+    def _cancel_timers(self) -> None:
+        for cancel in (self._cancel_stale, self._cancel_repair):
+            if cancel:
+                cancel()
+        self._cancel_stale = self._cancel_repair = None
+
+    def _ask_firmware_version(self) -> None:
+        """Ask once; a charger that never answers simply has no version shown."""
+        if self._firmware_asked:
+            return
+        self._firmware_asked = True
+        self.config_entry.async_create_background_task(
+            self.hass,
+            self._async_send_firmware_query(),
+            f"{DOMAIN} firmware query {self.serial_number}",
+        )
+
+    async def _async_send_firmware_query(self) -> None:
+        payload = encode_command(
+            firmware_query(), self._codec if self.encrypted else None
+        )
+        try:
+            await mqtt.async_publish(
+                self.hass, command_topic(self.serial_number), payload, qos=1
+            )
+        except HomeAssistantError as err:
+            LOGGER.debug(
+                "Could not ask %s for its firmware: %s", self.serial_number, err
+            )
+
+    def _set_firmware_version(self, version: str) -> None:
+        if version == self.firmware_version:
+            return
+        self.firmware_version = version
+        registry = dr.async_get(self.hass)
+        if device := registry.async_get_device_by_identifier(
+            (DOMAIN, self.serial_number), self.config_entry.entry_id
+        ):
+            registry.async_update_device(device.id, sw_version=version)

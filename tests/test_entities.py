@@ -1,0 +1,442 @@
+"""Sensors and binary sensors: the contract table, values, the device."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from homeassistant.components.binary_sensor import BinarySensorDeviceClass
+from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
+from homeassistant.const import (
+    ATTR_DEVICE_CLASS,
+    ATTR_FRIENDLY_NAME,
+    ATTR_UNIT_OF_MEASUREMENT,
+    PERCENTAGE,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    EntityCategory,
+)
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+
+from custom_components.novabot.const import CONF_ADDRESS, DOMAIN
+
+from .common import (
+    ADDRESS,
+    ENABLED_KEYS,
+    ENTITIES,
+    OMIT,
+    OTHER_SERIAL,
+    SERIAL,
+    SHAPES,
+    entity_id,
+    entry_data,
+    firmware_reply,
+    mock_entry,
+    report,
+    send,
+    setup_entry,
+    state,
+    states,
+)
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+    from .common import Shape
+
+DEVICE_NAME = f"Novabot charger {SERIAL}"
+DIAGNOSTIC = EntityCategory.DIAGNOSTIC
+MEASUREMENT = SensorStateClass.MEASUREMENT
+
+
+class Expected(NamedTuple):
+    """What the contract and strings.json say about one entity."""
+
+    name: str
+    device_class: str | None = None
+    state_class: str | None = None
+    category: EntityCategory | None = None
+
+
+EXPECTED: dict[str, Expected] = {
+    "gps_satellites": Expected("GPS satellites", state_class=MEASUREMENT),
+    "lora_rssi": Expected("LoRa signal", state_class=MEASUREMENT, category=DIAGNOSTIC),
+    "lora_heartbeat_misses": Expected(
+        "Missed mower heartbeats", state_class=MEASUREMENT, category=DIAGNOSTIC
+    ),
+    "mower_status": Expected("Mower status code"),
+    "mower_x": Expected("Mower X", state_class=MEASUREMENT, category=DIAGNOSTIC),
+    "mower_y": Expected("Mower Y", state_class=MEASUREMENT, category=DIAGNOSTIC),
+    "mower_z": Expected("Mower heading", state_class=MEASUREMENT, category=DIAGNOSTIC),
+    "mower_info": Expected("Mower info", category=DIAGNOSTIC),
+    "mower_info1": Expected("Mower info 1", category=DIAGNOSTIC),
+    "charger_status": Expected("Status bits", category=DIAGNOSTIC),
+    "gps_fix": Expected("GPS fix"),
+    "rtk_fix": Expected("RTK fix"),
+    "mower_connected": Expected(
+        "Mower", device_class=BinarySensorDeviceClass.CONNECTIVITY
+    ),
+}
+
+# A report with a distinct value in every field.
+FIELDS: dict[str, int] = {
+    "charger_status": 0x11000101,
+    "mower_status": 3,
+    "mower_info": 4,
+    "mower_x": 1234,
+    "mower_y": 0xFFFFFF,
+    "mower_z": 90,
+    "mower_info1": 7,
+    "mower_error": 0,
+}
+VALUES: dict[str, str] = {
+    "gps_satellites": "17",
+    "lora_rssi": "0",
+    "lora_heartbeat_misses": "0",
+    "mower_status": "3",
+    "mower_x": "1234",
+    "mower_y": "16777215",
+    "mower_z": "90",
+    "mower_info": "4",
+    "mower_info1": "7",
+    "charger_status": "285212929",
+    "gps_fix": "on",
+    "rtk_fix": "on",
+    "mower_connected": "on",
+}
+
+
+def test_the_expectations_cover_the_contract_table() -> None:
+    assert set(EXPECTED) == set(ENTITIES) == set(VALUES)
+
+
+# --- The contract table -------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", list(ENTITIES))
+async def test_contract_entity_is_registered_as_specified(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+    key: str,
+) -> None:
+    entry = await setup_entry(hass)
+    platform, enabled = ENTITIES[key]
+    expected = EXPECTED[key]
+
+    entity = entity_registry.async_get(entity_id(hass, key))
+
+    assert entity is not None
+    assert entity.unique_id == f"{SERIAL}_{key}"
+    assert entity.domain == platform
+    assert entity.platform == DOMAIN
+    assert entity.config_entry_id == entry.entry_id
+    assert entity.translation_key == key
+    assert entity.has_entity_name is True
+    assert entity.original_name == expected.name
+    assert entity.original_device_class == expected.device_class
+    assert (entity.capabilities or {}).get("state_class") == expected.state_class
+    assert entity.entity_category == expected.category
+    assert entity.unit_of_measurement is None
+    if enabled:
+        assert entity.disabled_by is None
+        assert hass.states.get(entity.entity_id) is not None
+    else:
+        assert entity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert hass.states.get(entity.entity_id) is None
+
+
+async def test_the_charger_has_exactly_the_contract_entities(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    entry = await setup_entry(hass)
+    await send(hass, report())
+
+    registered = er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+
+    assert {entity.unique_id for entity in registered} == {
+        f"{SERIAL}_{key}" for key in ENTITIES
+    }
+    assert {entity.entity_id for entity in registered if not entity.disabled_by} == {
+        entity_id(hass, key) for key in ENABLED_KEYS
+    }
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_entities_are_named_after_the_device(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    await setup_entry(hass)
+    await send(hass, report())
+
+    for key, expected in EXPECTED.items():
+        attributes = state(hass, key).attributes
+        assert attributes[ATTR_FRIENDLY_NAME] == f"{DEVICE_NAME} {expected.name}"
+        assert attributes.get(ATTR_DEVICE_CLASS) == expected.device_class
+        assert attributes.get("state_class") == expected.state_class
+
+
+# --- Values -------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_entities_are_unavailable_until_the_first_report(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    await setup_entry(hass)
+
+    assert set(states(hass, tuple(ENTITIES)).values()) == {STATE_UNAVAILABLE}
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_values_are_decoded_from_a_report(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, shape: Shape, encrypted: bool
+) -> None:
+    await setup_entry(hass)
+
+    await send(hass, report(shape, encrypt_for=SERIAL if encrypted else None, **FIELDS))
+
+    assert states(hass, tuple(ENTITIES)) == VALUES
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize(
+    ("charger_status", "expected"),
+    [
+        # (satellites, gps_fix, rtk_fix, lora_rssi)
+        (0x11000101, ("17", "on", "on", "0")),  # the documented example
+        (0x00000000, ("0", "off", "off", "0")),
+        (0x0A0000FF, ("10", "on", "off", "127")),
+        (0xFF000100, ("255", "off", "on", "0")),
+        (0x0700005A, ("7", "off", "off", "45")),
+        (0xFFFFFFFF, ("255", "on", "on", "127")),
+    ],
+    ids=lambda value: hex(value) if isinstance(value, int) else "",
+)
+async def test_charger_status_bits_are_decoded(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    charger_status: int,
+    expected: tuple[str, str, str, str],
+) -> None:
+    await setup_entry(hass)
+
+    await send(hass, report(charger_status=charger_status))
+
+    keys = ("gps_satellites", "gps_fix", "rtk_fix", "lora_rssi", "charger_status")
+    assert states(hass, keys) == dict(
+        zip(keys, (*expected, str(charger_status)), strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("mower_error", "connected", "misses"),
+    [
+        (0, "on", "0"),
+        (2, "off", "2"),
+        (5, "off", "5"),
+        (2**32 - 1, "off", "4294967295"),
+    ],
+)
+async def test_mower_error_counts_missed_heartbeats(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mower_error: int,
+    connected: str,
+    misses: str,
+) -> None:
+    await setup_entry(hass)
+
+    await send(hass, report(mower_error=mower_error))
+
+    assert state(hass, "mower_connected").state == connected
+    assert state(hass, "lora_heartbeat_misses").state == misses
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_report_without_mower_fields_leaves_them_unknown(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    await setup_entry(hass)
+    mower_fields = {key: OMIT for key in FIELDS if key != "charger_status"}
+
+    await send(hass, report(**mower_fields))
+
+    assert states(hass, tuple(ENTITIES)) == {
+        **dict.fromkeys(ENTITIES, STATE_UNKNOWN),
+        "gps_satellites": "17",
+        "lora_rssi": "0",
+        "charger_status": "285212929",
+        "gps_fix": "on",
+        "rtk_fix": "on",
+    }
+
+
+async def test_unknown_fields_do_not_break_a_report(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    await setup_entry(hass)
+
+    await send(hass, report(future_field="x", mower_error=1, extra={"a": [1]}))
+
+    assert state(hass, "gps_satellites").state == "17"
+    assert state(hass, "mower_connected").state == "off"
+
+
+# --- The optional battery sensor ----------------------------------------------
+
+
+async def test_battery_sensor_appears_only_once_a_report_carries_it(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    await setup_entry(hass)
+    await send(hass, report())
+    battery_id = f"{SERIAL}_battery_capacity"
+    assert entity_registry.async_get_entity_id("sensor", DOMAIN, battery_id) is None
+
+    await send(hass, report(battery_capacity=80))
+
+    assert entity_registry.async_get_entity_id("sensor", DOMAIN, battery_id)
+    battery = state(hass, "battery_capacity")
+    assert battery.state == "80"
+    assert battery.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.BATTERY
+    assert battery.attributes[ATTR_UNIT_OF_MEASUREMENT] == PERCENTAGE
+    assert battery.attributes["state_class"] == SensorStateClass.MEASUREMENT
+    assert battery.attributes[ATTR_FRIENDLY_NAME] == f"{DEVICE_NAME} Battery"
+
+    await send(hass, report(battery_capacity=79))
+    assert state(hass, "battery_capacity").state == "79"
+
+    # A later report without the field: the value is unknown, the sensor stays.
+    await send(hass, report())
+    assert state(hass, "battery_capacity").state == STATE_UNKNOWN
+    assert len(hass.states.async_entity_ids("sensor")) == 5
+
+
+async def test_battery_sensor_is_added_once_only(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    entry = await setup_entry(hass)
+
+    for capacity in (80, 81, 81, 82):
+        await send(hass, report(battery_capacity=capacity))
+
+    battery = [
+        entity
+        for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        if entity.unique_id == f"{SERIAL}_battery_capacity"
+    ]
+    assert len(battery) == 1
+    assert state(hass, "battery_capacity").state == "82"
+
+
+async def test_battery_sensor_exists_at_setup_after_a_restart(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    entry = await setup_entry(hass)
+    await send(hass, report(battery_capacity=55))
+
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    # No report since the restart: the sensor is there, unavailable.
+    assert state(hass, "battery_capacity").state == STATE_UNAVAILABLE
+    await send(hass, report(battery_capacity=56))
+    assert state(hass, "battery_capacity").state == "56"
+
+
+async def test_battery_sensor_known_to_the_registry_is_set_up_at_once(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """A battery sensor from an earlier run of Home Assistant exists before a report."""
+    entry = mock_entry()
+    entry.add_to_hass(hass)
+    entity_registry.async_get_or_create(
+        "sensor",
+        DOMAIN,
+        f"{SERIAL}_battery_capacity",
+        config_entry=entry,
+        suggested_object_id="novabot_charger_battery",
+    )
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert hass.states.get("sensor.novabot_charger_battery") is not None
+    assert hass.states.get("sensor.novabot_charger_battery").state == STATE_UNAVAILABLE
+    await send(hass, report(battery_capacity=42))
+    assert hass.states.get("sensor.novabot_charger_battery").state == "42"
+
+
+# --- The device ---------------------------------------------------------------
+
+
+async def test_one_device_per_charger(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    entry = await setup_entry(hass)
+    await send(hass, report(battery_capacity=50))
+
+    (device,) = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+
+    assert device.identifiers == {(DOMAIN, SERIAL)}
+    assert device.manufacturer == "Novabot"
+    assert device.model == "Charging station"
+    assert device.name == DEVICE_NAME
+    assert device.serial_number == SERIAL
+    assert device.connections == set()
+    assert device.sw_version is None
+    assert {
+        entity.device_id
+        for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    } == {device.id}
+
+
+async def test_device_has_the_bluetooth_connection_when_the_entry_knows_the_address(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    entry = await setup_entry(hass, data=entry_data(**{CONF_ADDRESS: ADDRESS}))
+
+    (device,) = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+
+    assert device.connections == {(dr.CONNECTION_BLUETOOTH, ADDRESS)}
+    assert device.identifiers == {(DOMAIN, SERIAL)}
+
+
+async def test_two_chargers_have_two_devices(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    first = await setup_entry(hass)
+    second = await setup_entry(hass, OTHER_SERIAL)
+    await send(hass, report())
+    await send(hass, firmware_reply("v0.3.6"), OTHER_SERIAL)
+
+    devices: dict[str, Any] = {
+        entry.unique_id: dr.async_entries_for_config_entry(
+            device_registry, entry.entry_id
+        )
+        for entry in (first, second)
+    }
+
+    assert [device.serial_number for device in devices[SERIAL]] == [SERIAL]
+    assert [device.serial_number for device in devices[OTHER_SERIAL]] == [OTHER_SERIAL]
+    assert devices[SERIAL][0].sw_version is None
+    assert devices[OTHER_SERIAL][0].sw_version == "v0.3.6"
