@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
@@ -123,14 +125,18 @@ async def test_gateway_options_are_saved_and_the_gateway_reopens_on_the_new_port
     entry = await _gateway_entry(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
 
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
-        {
-            CONF_STALE_TIMEOUT: 90,
-            CONF_GATEWAY_PORT: 1999,
-            CONF_GATEWAY_BIND_ADDRESS: " 192.168.1.10 ",
-        },
-    )
+    with patch(
+        "homeassistant.components.network.async_get_enabled_source_ips",
+        return_value=[IPv4Address("192.168.1.10")],
+    ):
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {
+                CONF_STALE_TIMEOUT: 90,
+                CONF_GATEWAY_PORT: 1999,
+                CONF_GATEWAY_BIND_ADDRESS: " 192.168.1.10 ",
+            },
+        )
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -150,7 +156,8 @@ async def test_gateway_options_are_saved_and_the_gateway_reopens_on_the_new_port
 
 
 @pytest.mark.parametrize(
-    "bind_address", ["localhost", "192.168.1", "", "::g", "0.0.0.0:1885"]
+    "bind_address",
+    ["localhost", "192.168.1", "", "::g", "0.0.0.0:1885", "8.8.8.8"],
 )
 async def test_invalid_bind_address_is_refused(
     hass: HomeAssistant,

@@ -198,15 +198,20 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
             serial_number = normalize_serial_number(
                 serial_number_from_topic(discovery_info.topic) or ""
             )
+        except InvalidInputError:
+            return self.async_abort(reason="not_a_charger")
+        # Home Assistant offers every changed report of every charger, configured
+        # ones too: turn those away before decoding anything.
+        await self.async_set_unique_id(serial_number)
+        self._abort_if_unique_id_configured()
+        try:
             status = parse_status(
                 decode_message(
                     payload_bytes(discovery_info.payload), PayloadCodec(serial_number)
                 ).document
             )
-        except InvalidInputError, InvalidMessageError:
+        except InvalidMessageError:
             return self.async_abort(reason="not_a_charger")
-        await self.async_set_unique_id(serial_number)
-        self._abort_if_unique_id_configured()
         self._claimed = status
         self.context["title_placeholders"] = {
             "name": f"Novabot charger {serial_number}"
@@ -649,9 +654,7 @@ class NovabotOptionsFlow(OptionsFlowWithReload):
             if gateway:
                 options[CONF_GATEWAY_PORT] = int(user_input[CONF_GATEWAY_PORT])
                 bind_address = user_input[CONF_GATEWAY_BIND_ADDRESS].strip()
-                try:
-                    ipaddress.ip_address(bind_address)
-                except ValueError:
+                if not await self._async_is_own_address(bind_address):
                     errors[CONF_GATEWAY_BIND_ADDRESS] = "invalid_bind_address"
                 options[CONF_GATEWAY_BIND_ADDRESS] = bind_address
             if not errors:
@@ -686,3 +689,13 @@ class NovabotOptionsFlow(OptionsFlowWithReload):
             ),
             errors=errors,
         )
+
+    async def _async_is_own_address(self, value: str) -> bool:
+        """Whether the gateway can listen there: any, loopback or this host's."""
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            return False
+        if address.is_unspecified or address.is_loopback:
+            return True
+        return address in await network.async_get_enabled_source_ips(self.hass)
