@@ -1,0 +1,1 @@
+"""End-to-end tests: real Mosquitto, Home Assistant's real MQTT client, the simulator."""
