@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +28,7 @@ from homeassistant.data_entry_flow import (
 )
 import probatio
 
-from custom_components.novabot.protocol import PayloadCodec
-
+from .common import report
 from .virtual_charger import VirtualCharger
 
 if TYPE_CHECKING:
@@ -45,19 +43,6 @@ SSID = "Garden"
 PASSWORD = "s3cret-Garden-Passphrase"  # distinctive: searched for in logs and data
 ADVERTISED_NAME = "CHARGER_PILE"
 MANUFACTURER_ID = 21862
-
-# 0x11000101: 17 satellites, GPS fix, RTK fix, no LoRa reading.
-CHARGER_STATUS = 285212929
-REPORT_FIELDS: dict[str, int] = {
-    "charger_status": CHARGER_STATUS,
-    "mower_status": 0,
-    "mower_info": 0,
-    "mower_x": 0,
-    "mower_y": 0,
-    "mower_z": 0,
-    "mower_info1": 0,
-    "mower_error": 0,
-}
 
 PROVISIONING_ACTIONS = [
     "connect",
@@ -81,15 +66,12 @@ def report_payload(
     shape: str = "up_status_info",
     **fields: int,
 ) -> bytes:
-    """An ``up_status_info`` report as the charger publishes it."""
-    body = {**REPORT_FIELDS, **fields}
-    document: dict[str, Any] = (
-        {"up_status_info": body}
-        if shape == "up_status_info"
-        else {"type": "up_status_info", "message": body}
+    """An ``up_status_info`` report as the charger ``serial_number`` publishes it."""
+    return report(
+        "up_status_info" if shape == "up_status_info" else "type",
+        encrypt_for=serial_number if encrypted else None,
+        **fields,
     )
-    payload = json.dumps(document, separators=(",", ":")).encode()
-    return PayloadCodec(serial_number).encrypt(payload) if encrypted else payload
 
 
 def charger_service_info(
