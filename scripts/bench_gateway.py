@@ -156,9 +156,9 @@ def production_log_level() -> Iterator[None]:
 @pytest.fixture
 def unlimited(monkeypatch: pytest.MonkeyPatch) -> None:
     """Lift the per-client rate and in-flight limits to find the gateway's capacity."""
-    monkeypatch.setattr(gw, "RATE_LIMIT", 1e9)
-    monkeypatch.setattr(gw, "RATE_BURST", 10**9)
-    monkeypatch.setattr(gw, "MAX_UPLINK_IN_FLIGHT", 10**9)
+    monkeypatch.setattr(gw.limits, "RATE_LIMIT", 1e9)
+    monkeypatch.setattr(gw.limits, "RATE_BURST", 10**9)
+    monkeypatch.setattr(gw.limits, "MAX_UPLINK_IN_FLIGHT", 10**9)
 
 
 @pytest.mark.usefixtures("unlimited")

@@ -26,7 +26,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
-from custom_components.novabot import gateway as gw
 from custom_components.novabot.const import DOMAIN
 from custom_components.novabot.gateway import (
     DATA_GATEWAY,
@@ -41,6 +40,9 @@ from custom_components.novabot.gateway import (
     NovabotGateway,
     async_get_gateway_diagnostics,
     async_use_gateway,
+    broker,
+    connection,
+    limits,
 )
 
 if TYPE_CHECKING:
@@ -417,19 +419,19 @@ async def test_relay_failures_are_counted(
     """Home Assistant's MQTT refusing, a backlog, a command nobody hears, a huge one."""
     charger = await clients()
     with patch.object(
-        gw.mqtt, "async_publish", side_effect=HomeAssistantError("not connected")
+        broker.mqtt, "async_publish", side_effect=HomeAssistantError("not connected")
     ):
         charger.publish(STATUS, REPORT)
         await wait_until(lambda: dropped(hass, Drop.MQTT_UNAVAILABLE) == 1)
 
-    monkeypatch.setattr(gw, "MAX_UPLINK_IN_FLIGHT", 0)
+    monkeypatch.setattr(limits, "MAX_UPLINK_IN_FLIGHT", 0)
     charger.publish(STATUS, REPORT)
     await wait_until(lambda: dropped(hass, Drop.UPLINK_BACKLOG) == 1)
 
     async_fire_mqtt_message(hass, COMMAND, b"command")  # charger not subscribed
     assert dropped(hass, Drop.CHARGER_NOT_CONNECTED) == 1
     await charger.subscribe(COMMAND)
-    async_fire_mqtt_message(hass, COMMAND, b"x" * gw.MAX_PACKET_SIZE)
+    async_fire_mqtt_message(hass, COMMAND, b"x" * limits.MAX_PACKET_SIZE)
     assert dropped(hass, Drop.COMMAND_TOO_LARGE) == 1
     await asyncio.sleep(0.1)
     assert charger.messages.empty()
@@ -481,7 +483,7 @@ async def test_only_the_own_command_topic_can_be_subscribed(
     await asyncio.sleep(0.1)
     assert charger.messages.empty()
     gateway = running_gateway(hass)
-    assert not gateway.topic_allowed(None, None, gw.Action.SUBSCRIBE)
+    assert not gateway.topic_allowed(None, None, broker.Action.SUBSCRIBE)
 
 
 async def test_oversized_packets_are_dropped(
@@ -490,7 +492,7 @@ async def test_oversized_packets_are_dropped(
     """A packet over 4 KiB is skipped unread; the next one is relayed."""
     charger = await clients()
     overhead = len(publish_packet(STATUS, b"x" * 200)) - 200  # 3-byte fixed header
-    largest = b"x" * (gw.MAX_PACKET_SIZE - overhead)
+    largest = b"x" * (limits.MAX_PACKET_SIZE - overhead)
     charger.publish(STATUS, largest + b"x")
     charger.publish(STATUS, b"x" * 100_000)
     charger.publish(STATUS, largest)
@@ -499,10 +501,10 @@ async def test_oversized_packets_are_dropped(
     assert dropped(hass, Drop.OVERSIZED) == 2
     assert relayed_up(mqtt_mock) == [(STATUS, largest, 0, False)]
 
-    for _ in range(gw.MAX_VIOLATIONS - 2):  # they add up like any violation
+    for _ in range(limits.MAX_VIOLATIONS - 2):  # they add up like any violation
         charger.publish(STATUS, largest + b"x")
     await charger.wait_disconnected()
-    assert dropped(hass, Drop.OVERSIZED) == gw.MAX_VIOLATIONS
+    assert dropped(hass, Drop.OVERSIZED) == limits.MAX_VIOLATIONS
     assert counters(hass)["disconnected"] == {Disconnect.VIOLATIONS: 1}
 
 
@@ -517,7 +519,7 @@ async def test_a_burst_over_the_rate_is_trimmed(
     await wait_until(
         lambda: counters(hass)["relayed_up"] + dropped(hass, Drop.RATE_LIMITED) == 15
     )
-    assert dropped(hass, Drop.RATE_LIMITED) >= 15 - gw.RATE_BURST - 2
+    assert dropped(hass, Drop.RATE_LIMITED) >= 15 - limits.RATE_BURST - 2
     assert charger.client.is_connected()
     # The first ones went through, in order.
     payloads = [call[1] for call in relayed_up(mqtt_mock)]
@@ -533,9 +535,9 @@ async def test_a_flood_disconnects_the_client(
         charger.publish(STATUS, b"{}")
 
     await charger.wait_disconnected()
-    assert dropped(hass, Drop.RATE_LIMITED) == gw.MAX_VIOLATIONS
+    assert dropped(hass, Drop.RATE_LIMITED) == limits.MAX_VIOLATIONS
     assert counters(hass)["disconnected"] == {Disconnect.VIOLATIONS: 1}
-    assert counters(hass)["relayed_up"] <= gw.RATE_BURST + 2
+    assert counters(hass)["relayed_up"] <= limits.RATE_BURST + 2
 
 
 async def test_a_persistent_offender_is_disconnected(
@@ -545,11 +547,13 @@ async def test_a_persistent_offender_is_disconnected(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Twenty forbidden publishes, however slow, end the session."""
-    monkeypatch.setattr(gw, "RATE_BURST", 1000)  # isolate the topic rule
+    monkeypatch.setattr(limits, "RATE_BURST", 1000)  # isolate the topic rule
     charger = await clients()
-    for _ in range(gw.MAX_VIOLATIONS - 1):
+    for _ in range(limits.MAX_VIOLATIONS - 1):
         charger.publish("not/for/you", b"{}")
-    await wait_until(lambda: dropped(hass, Drop.FOREIGN_TOPIC) == gw.MAX_VIOLATIONS - 1)
+    await wait_until(
+        lambda: dropped(hass, Drop.FOREIGN_TOPIC) == limits.MAX_VIOLATIONS - 1
+    )
     assert charger.client.is_connected()
 
     for _ in range(10):  # some of these are still in amqtt's hands at the kick
@@ -566,7 +570,9 @@ async def test_the_ninth_client_is_refused(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, clients: Any
 ) -> None:
     """Eight clients at most; the ninth gets CONNACK "server unavailable"."""
-    chargers = [await clients(f"ESP32_{index:06x}") for index in range(gw.MAX_CLIENTS)]
+    chargers = [
+        await clients(f"ESP32_{index:06x}") for index in range(limits.MAX_CLIENTS)
+    ]
 
     refused = PahoCharger(chargers[0].port, "ESP32_ninth")
     try:
@@ -579,7 +585,9 @@ async def test_the_ninth_client_is_refused(
     assert dropped(hass, Drop.TOO_MANY_CLIENTS) == 1
 
     await chargers[0].close()
-    await wait_until(lambda: len(running_gateway(hass)._connections) < gw.MAX_CLIENTS)
+    await wait_until(
+        lambda: len(running_gateway(hass)._connections) < limits.MAX_CLIENTS
+    )
     await clients("ESP32_later")  # a slot is free again
 
 
@@ -590,15 +598,15 @@ async def test_a_connection_flood_is_closed_without_reading(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Over the limit, a few clients get an answer; the rest are simply closed."""
-    monkeypatch.setattr(gw, "REFUSE_TIMEOUT", 10.0)
-    for index in range(gw.MAX_CLIENTS):
+    monkeypatch.setattr(limits, "REFUSE_TIMEOUT", 10.0)
+    for index in range(limits.MAX_CLIENTS):
         assert await (await raw()).connect(f"raw{index}") == b"\x20\x02\x00\x00"
-    waiting = [await raw() for _ in range(gw.MAX_CLIENTS)]  # send nothing
-    await wait_until(lambda: running_gateway(hass)._refusing == gw.MAX_CLIENTS)
+    waiting = [await raw() for _ in range(limits.MAX_CLIENTS)]  # send nothing
+    await wait_until(lambda: running_gateway(hass)._refusing == limits.MAX_CLIENTS)
 
     flood = await raw()
     assert await flood.wait_closed_by_peer(timeout=2) == b""
-    assert dropped(hass, Drop.TOO_MANY_CLIENTS) == gw.MAX_CLIENTS + 1
+    assert dropped(hass, Drop.TOO_MANY_CLIENTS) == limits.MAX_CLIENTS + 1
 
     await waiting[0].send(connect_packet("late"))
     assert await waiting[0].wait_closed_by_peer() == b"\x20\x02\x00\x03"
@@ -606,7 +614,7 @@ async def test_a_connection_flood_is_closed_without_reading(
     assert await waiting[1].wait_closed_by_peer() == b""
     await waiting[2].send(b"\x10\x05")
     await waiting[2].close()
-    await wait_until(lambda: running_gateway(hass)._refusing == gw.MAX_CLIENTS - 3)
+    await wait_until(lambda: running_gateway(hass)._refusing == limits.MAX_CLIENTS - 3)
 
 
 async def test_a_silent_connection_is_counted_not_logged(
@@ -696,7 +704,7 @@ async def test_a_client_that_never_sends_connect_times_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An open connection without a CONNECT does not hold a slot for long."""
-    monkeypatch.setattr(gw, "CONNECT_TIMEOUT", 0.1)
+    monkeypatch.setattr(limits, "CONNECT_TIMEOUT", 0.1)
     client = await raw()
     assert await client.wait_closed_by_peer() == b""
     assert dropped(hass, Drop.HANDSHAKE_TIMEOUT) == 1
@@ -709,7 +717,7 @@ async def test_a_silent_client_is_disconnected_after_its_keepalive(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """amqtt does not enforce the keep-alive; the gateway does."""
-    monkeypatch.setattr(gw, "KEEPALIVE_GRACE", 0.1)
+    monkeypatch.setattr(limits, "KEEPALIVE_GRACE", 0.1)
     client = await raw()
     assert await client.connect(keepalive=1) == b"\x20\x02\x00\x00"
     assert await client.wait_closed_by_peer() == b""
@@ -770,7 +778,7 @@ async def test_stopping_does_not_wait_for_clients_being_admitted(
 ) -> None:
     """A client in its handshake, or being refused, does not delay the stop."""
     release = await async_use_gateway(hass, SN, port=port, bind_address=LOOPBACK)
-    sessions = [await RawClient.open(port) for _ in range(gw.MAX_CLIENTS)]
+    sessions = [await RawClient.open(port) for _ in range(limits.MAX_CLIENTS)]
     for index, session in enumerate(sessions[1:]):
         await session.connect(f"raw{index}")
     refused = await RawClient.open(port)  # sessions[0] is still in its handshake
@@ -808,7 +816,9 @@ async def test_an_unexpected_error_ends_only_that_connection(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A bug met by one client closes its connection; the gateway keeps serving."""
-    with patch.object(gw._Connection, "async_run", side_effect=RuntimeError("bug")):
+    with patch.object(
+        connection._Connection, "async_run", side_effect=RuntimeError("bug")
+    ):
         charger = PahoCharger(running_gateway(hass).port, "ESP32_unlucky")
         charger.client.connect(LOOPBACK, charger.port)
         await charger.wait_disconnected()  # closed without a CONNACK
@@ -828,13 +838,13 @@ async def test_closing_a_socket_that_does_not_close() -> None:
     """A peer that takes no more bytes is aborted; a reset one is closed anyway."""
     stuck = MagicMock(spec=asyncio.StreamWriter)
     stuck.wait_closed = AsyncMock(side_effect=asyncio.Event().wait)
-    with patch.object(gw, "CLOSE_TIMEOUT", 0.01):
-        await gw._close_writer(stuck)
+    with patch.object(limits, "CLOSE_TIMEOUT", 0.01):
+        await connection._close_writer(stuck)
     stuck.transport.abort.assert_called_once()
 
     reset = MagicMock(spec=asyncio.StreamWriter)
     reset.wait_closed = AsyncMock(side_effect=ConnectionResetError)
-    await gw._close_writer(reset)
+    await connection._close_writer(reset)
     reset.close.assert_called_once()
     reset.transport.abort.assert_not_called()
 
@@ -893,7 +903,7 @@ async def test_stopping_while_home_assistant_mqtt_is_slow(
         await asyncio.Event().wait()
 
     charger = await clients()
-    with patch.object(gw.mqtt, "async_publish", never_acknowledged):
+    with patch.object(broker.mqtt, "async_publish", never_acknowledged):
         charger.publish(STATUS, REPORT)
         async with asyncio.timeout(5):
             await stalled.wait()
