@@ -14,9 +14,12 @@ progress step to be done without sleeping for fixed times.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
+from unittest.mock import patch
 
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
@@ -27,6 +30,8 @@ from homeassistant.data_entry_flow import (
     FlowResultType,
 )
 import probatio
+
+from custom_components.novabot.protocol import ProvisioningSession
 
 from .common import report
 from .virtual_charger import VirtualCharger
@@ -43,6 +48,8 @@ SSID = "Garden"
 PASSWORD = "s3cret-Garden-Passphrase"  # distinctive: searched for in logs and data
 ADVERTISED_NAME = "CHARGER_PILE"
 MANUFACTURER_ID = 21862
+
+FLOW = "custom_components.novabot.config_flow"
 
 PROVISIONING_ACTIONS = [
     "connect",
@@ -131,6 +138,30 @@ class FakeRadio:
         self.connect_calls: list[tuple[Any, ...]] = []
         self.chargers: list[VirtualCharger] = []  # every one connected, in order
         self._queued: list[VirtualCharger] = []
+
+    @contextmanager
+    def installed(self) -> Iterator[Self]:
+        """Stand in for Home Assistant's Bluetooth in the config flow.
+
+        Sessions write without pacing (``chunk_delay=0``): tests that measure
+        the pacing patch ProvisioningSession themselves.
+        """
+        with (
+            patch(
+                f"{FLOW}.bluetooth.async_discovered_service_info",
+                self.async_discovered_service_info,
+            ),
+            patch(
+                f"{FLOW}.bluetooth.async_ble_device_from_address",
+                self.async_ble_device_from_address,
+            ),
+            patch(f"{FLOW}.establish_connection", self.establish_connection),
+            patch(
+                f"{FLOW}.ProvisioningSession",
+                partial(ProvisioningSession, chunk_delay=0),
+            ),
+        ):
+            yield self
 
     def hear(self, *infos: BluetoothServiceInfoBleak) -> None:
         """Advertisements Home Assistant has received."""

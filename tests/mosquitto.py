@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator, Mapping
 import contextlib
 from pathlib import Path
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -258,17 +259,29 @@ class Mosquitto:
         """Terminate and reap the process, then close its log; never raises on a dead one."""
         process, self._process = self._process, None
         try:
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            if process is not None:
+                stop_process(process)
         finally:
             if self._log_file is not None:
                 self._log_file.close()
                 self._log_file = None
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """End a process we started and reap it, whatever state it is in.
+
+    SIGCONT first: a stopped (SIGSTOPped) process cannot act on SIGTERM.
+    """
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture

@@ -113,20 +113,7 @@ def radio() -> Iterator[FakeRadio]:
     """
     radio = FakeRadio()
     radio.hear(charger_service_info())
-    with (
-        patch(
-            f"{FLOW}.bluetooth.async_discovered_service_info",
-            radio.async_discovered_service_info,
-        ),
-        patch(
-            f"{FLOW}.bluetooth.async_ble_device_from_address",
-            radio.async_ble_device_from_address,
-        ),
-        patch(f"{FLOW}.establish_connection", radio.establish_connection),
-        patch(
-            f"{FLOW}.ProvisioningSession", partial(ProvisioningSession, chunk_delay=0)
-        ),
-    ):
+    with radio.installed():
         yield radio
 
 

@@ -16,9 +16,7 @@ Every process a test starts is stopped when the test ends, pass or fail.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-import contextlib
 from dataclasses import dataclass
-from functools import partial
 import itertools
 from pathlib import Path
 import signal
@@ -38,11 +36,10 @@ from custom_components.novabot.const import (
     CONF_STALE_TIMEOUT,
     DOMAIN,
 )
-from custom_components.novabot.protocol import ProvisioningSession
 
 from ..common import SERIAL, entry_data, mock_entry
 from ..flow_helpers import FakeRadio, charger_service_info, wait_for
-from ..mosquitto import Mosquitto, free_port
+from ..mosquitto import Mosquitto, free_port, stop_process
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -55,7 +52,6 @@ MQTT_PASSWORD = "e2e-Secret-1"
 STALE_TIMEOUT = 10  # seconds; the smallest the options flow allows
 SIMULATOR = Path(__file__).resolve().parents[2] / "scripts" / "simulate-charger"
 SIMULATOR_CLIENT_ID = "ESP32_1a2b3c"  # the simulator's default
-STOP_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,18 +172,7 @@ def radio(mode: Mode, gateway_port: int) -> Iterator[FakeRadio]:
     radio = FakeRadio()
     radio.hear(charger_service_info())
     with (
-        patch(
-            f"{FLOW}.bluetooth.async_discovered_service_info",
-            radio.async_discovered_service_info,
-        ),
-        patch(
-            f"{FLOW}.bluetooth.async_ble_device_from_address",
-            radio.async_ble_device_from_address,
-        ),
-        patch(f"{FLOW}.establish_connection", radio.establish_connection),
-        patch(
-            f"{FLOW}.ProvisioningSession", partial(ProvisioningSession, chunk_delay=0)
-        ),
+        radio.installed(),
         patch(f"{FLOW}.DEFAULT_GATEWAY_PORT", gateway_port),
         patch(f"{FLOW}.DEFAULT_BIND_ADDRESS", HOST),
         patch(f"{INTEGRATION}.DEFAULT_BIND_ADDRESS", HOST),
@@ -233,15 +218,8 @@ class Simulator:
         """Stop the process however it is doing (blocking); never raises."""
         process, self.process = self.process, None
         try:
-            if process is not None and process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(signal.SIGCONT)  # a frozen one cannot exit
-                    process.terminate()
-                try:
-                    process.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            if process is not None:
+                stop_process(process)
         finally:
             if self._log is not None:
                 self._log.close()
