@@ -85,7 +85,6 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         self._cancel_stale: CALLBACK_TYPE | None = None
         self._cancel_repair: CALLBACK_TYPE | None = None
         self.online = False
-        self._silence_logged = False
         self.encrypted: bool | None = None
         self.firmware_version: str | None = None
         self.last_report: datetime | None = None
@@ -139,6 +138,8 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         self._ask_firmware_version()
 
     def _report_accepted(self) -> None:
+        # Offline after an earlier report means the charger went silent.
+        returning = not self.online and self.last_report is not None
         self.reports_accepted += 1
         self.last_report = dt_util.utcnow()
         self._watch_for_silence()
@@ -147,8 +148,7 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             self._cancel_repair = None
         if not self.online:
             self.online = True
-            if self._silence_logged:
-                self._silence_logged = False
+            if returning:
                 LOGGER.info("Charger %s is reporting again", self.serial_number)
             ir.async_delete_issue(self.hass, DOMAIN, self.repair_issue_id)
             self.async_update_listeners()
@@ -168,7 +168,6 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         )
         if self.online:
             self.online = False
-            self._silence_logged = True
             LOGGER.info(
                 "Charger %s sent no report for %s; its entities are unavailable",
                 self.serial_number,
