@@ -1783,7 +1783,7 @@ async def test_gateway_mode_end_to_end_with_the_real_gateway(
     with (
         patch(f"{FLOW}.DEFAULT_GATEWAY_PORT", port),
         patch(f"{FLOW}.DEFAULT_BIND_ADDRESS", LOOPBACK),
-        patch(f"{INTEGRATION}.DEFAULT_BIND_ADDRESS", LOOPBACK),
+        patch(f"{INTEGRATION}.gateway.DEFAULT_BIND_ADDRESS", LOOPBACK),
     ):
         result = await start_bluetooth_flow(hass)
         flow_id = result["flow_id"]

@@ -12,18 +12,15 @@ from homeassistant.helpers import config_validation as cv, issue_registry as ir
 
 from .const import (
     CONF_GATEWAY,
-    CONF_GATEWAY_BIND_ADDRESS,
-    CONF_GATEWAY_PORT,
-    CONF_MQTT_PORT,
     CONF_SERIAL_NUMBER,
     DOMAIN,
 )
 from .coordinator import NovabotConfigEntry, NovabotCoordinator, no_reports_issue_id
 from .gateway import (
-    DEFAULT_BIND_ADDRESS,
     GatewayError,
     GatewayPortInUseError,
     async_use_gateway,
+    gateway_endpoint,
 )
 from .protocol.messages import STATUS_TOPIC_PREFIX
 
@@ -79,16 +76,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: NovabotConfigEntry) -> b
 
 
 async def _async_start_gateway(hass: HomeAssistant, entry: NovabotConfigEntry) -> None:
-    port: int = entry.options.get(CONF_GATEWAY_PORT, entry.data[CONF_MQTT_PORT])
+    port, bind_address = gateway_endpoint(entry)
     issue_id = "gateway_port_in_use"  # one gateway per Home Assistant, so one issue
     try:
         release = await async_use_gateway(
             hass,
             entry.data[CONF_SERIAL_NUMBER],
             port=port,
-            bind_address=entry.options.get(
-                CONF_GATEWAY_BIND_ADDRESS, DEFAULT_BIND_ADDRESS
-            ),
+            bind_address=bind_address,
         )
     except GatewayError as err:
         if isinstance(err, GatewayPortInUseError):

@@ -50,7 +50,12 @@ from .const import (
     LOGGER,
 )
 from .coordinator import CLAIMED_STATUS, NovabotConfigEntry, payload_bytes
-from .gateway import DEFAULT_BIND_ADDRESS, DEFAULT_GATEWAY_PORT, async_use_gateway
+from .gateway import (
+    DEFAULT_BIND_ADDRESS,
+    DEFAULT_GATEWAY_PORT,
+    async_use_gateway,
+    gateway_endpoint,
+)
 from .protocol import (
     STATUS_TOPIC_FILTER,
     ChargerStatus,
@@ -328,7 +333,7 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
         self, settings: ProvisioningSettings, placeholders: dict[str, str]
     ) -> dict[str, str]:
         """The broker wants a login: let the charger in through the gateway."""
-        port = self._gateway_port()
+        port, bind_address = self._gateway_endpoint()
         placeholders.update(host=settings.mqtt_host, gateway_port=str(port))
         # Admit the new serial number before letting go of a previous attempt's,
         # so the gateway keeps running between two tries.
@@ -338,7 +343,7 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
                 self.hass,
                 settings.serial_number,
                 port=port,
-                bind_address=self._gateway_bind_address(),
+                bind_address=bind_address,
             )
         except HomeAssistantError as err:  # port in use, or cannot listen at all
             LOGGER.debug("The gateway could not start on port %s: %s", port, err)
@@ -582,19 +587,11 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
         if not await mqtt.async_wait_for_mqtt_client(self.hass):
             raise AbortFlow("mqtt_not_configured")
 
-    def _gateway_port(self) -> int:
+    def _gateway_endpoint(self) -> tuple[int, str]:
+        """A reconfigured charger keeps its gateway; a new one gets the default."""
         if self.source == SOURCE_RECONFIGURE:
-            options = self._get_reconfigure_entry().options
-            port: int = options.get(CONF_GATEWAY_PORT, DEFAULT_GATEWAY_PORT)
-            return port
-        return DEFAULT_GATEWAY_PORT
-
-    def _gateway_bind_address(self) -> str:
-        if self.source == SOURCE_RECONFIGURE:
-            options = self._get_reconfigure_entry().options
-            address: str = options.get(CONF_GATEWAY_BIND_ADDRESS, DEFAULT_BIND_ADDRESS)
-            return address
-        return DEFAULT_BIND_ADDRESS
+            return gateway_endpoint(self._get_reconfigure_entry())
+        return DEFAULT_GATEWAY_PORT, DEFAULT_BIND_ADDRESS
 
     def _settings_schema(self) -> probatio.Schema:
         return probatio.Schema(
@@ -677,8 +674,9 @@ class NovabotOptionsFlow(OptionsFlowWithReload):
                 NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
             )
             fields[probatio.Required(CONF_GATEWAY_BIND_ADDRESS)] = TextSelector()
-            current[CONF_GATEWAY_PORT] = self.config_entry.data[CONF_MQTT_PORT]
-            current[CONF_GATEWAY_BIND_ADDRESS] = DEFAULT_BIND_ADDRESS
+            current[CONF_GATEWAY_PORT], current[CONF_GATEWAY_BIND_ADDRESS] = (
+                gateway_endpoint(self.config_entry)
+            )
         current.update(self.config_entry.options)
         if user_input is not None:
             current.update(user_input)

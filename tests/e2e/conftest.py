@@ -175,7 +175,7 @@ def radio(mode: Mode, gateway_port: int) -> Iterator[FakeRadio]:
         radio.installed(),
         patch(f"{FLOW}.DEFAULT_GATEWAY_PORT", gateway_port),
         patch(f"{FLOW}.DEFAULT_BIND_ADDRESS", HOST),
-        patch(f"{INTEGRATION}.DEFAULT_BIND_ADDRESS", HOST),
+        patch(f"{INTEGRATION}.gateway.DEFAULT_BIND_ADDRESS", HOST),
     ):
         yield radio
 

@@ -38,7 +38,14 @@ from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util.hass_dict import HassKey
 
-from ..const import DOMAIN, LOGGER
+from ..const import (
+    CONF_GATEWAY,
+    CONF_GATEWAY_BIND_ADDRESS,
+    CONF_GATEWAY_PORT,
+    CONF_MQTT_PORT,
+    DOMAIN,
+    LOGGER,
+)
 from . import limits
 from .broker import NovabotGateway
 from .counters import Disconnect, Drop, _Counters
@@ -51,6 +58,8 @@ from .errors import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
+
+    from homeassistant.config_entries import ConfigEntry
 
 __all__ = [
     "DATA_GATEWAY",
@@ -65,12 +74,25 @@ __all__ = [
     "NovabotGateway",
     "async_get_gateway_diagnostics",
     "async_use_gateway",
+    "gateway_endpoint",
 ]
 
 DEFAULT_GATEWAY_PORT: Final = 1885
 DEFAULT_BIND_ADDRESS: Final = "0.0.0.0"  # noqa: S104 - chargers connect over the LAN
 
 DATA_GATEWAY: HassKey[_GatewayManager] = HassKey(f"{DOMAIN}_gateway")
+
+
+def gateway_endpoint(entry: ConfigEntry) -> tuple[int, str]:
+    """The port and address the gateway listens on for a charger's entry.
+
+    The entry's options when set; otherwise the port a gateway-mode charger
+    was told, or the default port for a charger not in gateway mode yet.
+    """
+    told = entry.data[CONF_MQTT_PORT] if entry.data.get(CONF_GATEWAY) else None
+    port: int = entry.options.get(CONF_GATEWAY_PORT, told or DEFAULT_GATEWAY_PORT)
+    address: str = entry.options.get(CONF_GATEWAY_BIND_ADDRESS, DEFAULT_BIND_ADDRESS)
+    return port, address
 
 
 class _GatewayManager:
