@@ -25,6 +25,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
 from ..const import LOGGER
+from ..coordinator import payload_bytes
 from ..protocol.messages import (
     COMMAND_TOPIC_PREFIX,
     command_topic,
@@ -390,9 +391,7 @@ class NovabotGateway:
     @callback
     def _async_relay_down(self, msg: mqtt.ReceiveMessage) -> None:
         """A command for a charger arrived on Home Assistant's MQTT."""
-        payload = msg.payload
-        if isinstance(payload, str):  # pragma: no cover - subscribed with encoding=None
-            payload = payload.encode()
+        payload = payload_bytes(msg.payload)
         if len(payload) + len(msg.topic) + 8 > limits.MAX_PACKET_SIZE:
             self._counters.dropped[Drop.COMMAND_TOO_LARGE] += 1
             return
