@@ -50,6 +50,7 @@ ADVERTISED_NAME = "CHARGER_PILE"
 MANUFACTURER_ID = 21862
 
 FLOW = "custom_components.novabot.config_flow"
+SESSION = "custom_components.novabot.bluetooth_session"
 
 PROVISIONING_ACTIONS = [
     "connect",
@@ -143,8 +144,8 @@ class FakeRadio:
     def installed(self) -> Iterator[Self]:
         """Stand in for Home Assistant's Bluetooth in the config flow.
 
-        Sessions write without pacing (``chunk_delay=0``): tests that measure
-        the pacing patch ProvisioningSession themselves.
+        Sessions write without pacing (``write_interval=0``, ``reply_pause=0``):
+        the protocol tests pin the pacing, in virtual time.
         """
         with (
             patch(
@@ -152,13 +153,13 @@ class FakeRadio:
                 self.async_discovered_service_info,
             ),
             patch(
-                f"{FLOW}.bluetooth.async_ble_device_from_address",
+                f"{SESSION}.bluetooth.async_ble_device_from_address",
                 self.async_ble_device_from_address,
             ),
-            patch(f"{FLOW}.establish_connection", self.establish_connection),
+            patch(f"{SESSION}.establish_connection", self.establish_connection),
             patch(
-                f"{FLOW}.ProvisioningSession",
-                partial(ProvisioningSession, chunk_delay=0),
+                f"{SESSION}.ProvisioningSession",
+                partial(ProvisioningSession, write_interval=0, reply_pause=0),
             ),
         ):
             yield self

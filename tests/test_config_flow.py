@@ -50,11 +50,14 @@ from custom_components.novabot.gateway import (
     GatewayStartError,
 )
 from custom_components.novabot.protocol import (
+    CHARGER_LOGINS,
+    Admission,
     Command,
     ProbeOutcome,
     ProbeResult,
     ProvisioningSession,
     probe_broker,
+    probe_charger_logins,
 )
 from custom_components.novabot.protocol.broker import connect_packet
 
@@ -76,7 +79,7 @@ from .flow_helpers import (
     suggested_values,
     wait_for,
 )
-from .virtual_charger import LinkLoss
+from .virtual_charger import FirmwareTimings, LinkLoss
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
@@ -86,6 +89,8 @@ if TYPE_CHECKING:
     from tests.mosquitto import Mosquitto, MosquittoFactory
 
 FLOW = "custom_components.novabot.config_flow"
+CHOICE = "custom_components.novabot.broker_choice"
+SESSION = "custom_components.novabot.bluetooth_session"
 INTEGRATION = "custom_components.novabot"
 LOOPBACK = "127.0.0.1"
 STRINGS = json.loads(
@@ -166,7 +171,7 @@ def gateway(mosquitto_factory: MosquittoFactory) -> Iterator[GatewayStandIn]:
     listener = mosquitto_factory()
     stand_in = GatewayStandIn(listener.port)
     with (
-        patch(f"{FLOW}.async_use_gateway", stand_in),
+        patch(f"{CHOICE}.async_use_gateway", stand_in),
         patch(f"{INTEGRATION}.async_use_gateway", stand_in),
         patch(f"{FLOW}.DEFAULT_GATEWAY_PORT", listener.port),
     ):
@@ -722,7 +727,7 @@ async def test_invalid_setting_is_reported_on_its_field_before_anything_is_conta
     result = await start_bluetooth_flow(hass)
     user_input = settings_input(1883, **{field: value})
 
-    with patch(f"{FLOW}.probe_broker", wraps=probe_broker) as probe:
+    with patch(f"{CHOICE}.probe_charger_logins", wraps=probe_charger_logins) as probe:
         result = await submit(hass, watcher, result["flow_id"], user_input)
 
     assert result["type"] is FlowResultType.FORM
@@ -772,7 +777,7 @@ async def test_port_out_of_range_is_refused_by_the_form(
     result = await start_bluetooth_flow(hass)
 
     with (
-        patch(f"{FLOW}.probe_broker", wraps=probe_broker) as probe,
+        patch(f"{CHOICE}.probe_charger_logins", wraps=probe_charger_logins) as probe,
         pytest.raises(InvalidData) as raised,
     ):
         await hass.config_entries.flow.async_configure(
@@ -889,13 +894,15 @@ async def test_broker_requiring_a_login_sends_the_charger_through_the_gateway(
         "host": LOOPBACK,
         "port": str(locked_broker.port),
         "gateway_port": str(gateway.port),
+        "firmware": "v0.3.6, v0.4.0",
     }
     sentence = STRINGS["config"]["step"]["gateway"]["description"]
     assert sentence.format(**result["description_placeholders"]) == (
-        f"Your broker at {LOOPBACK}:{locked_broker.port} only admits clients with a "
-        "login, and the charger has none. Home Assistant lets the charger in on "
-        f"port {gateway.port} and relays its messages to your broker, which stays "
-        "unchanged."
+        f"Your broker at {LOOPBACK}:{locked_broker.port} would refuse chargers with "
+        "firmware v0.3.6, v0.4.0: firmware v0.3.6 connects without a login, v0.4.0 "
+        "and later with a fixed login your broker does not know. Home Assistant "
+        f"lets the charger in on port {gateway.port} and relays its messages to "
+        "your broker, which stays unchanged."
     )
     assert gateway.calls == [(SERIAL_NUMBER, gateway.port, DEFAULT_BIND_ADDRESS)]
     assert radio.connect_calls == []  # nothing sent before the user agrees
@@ -1007,17 +1014,20 @@ async def test_broker_problem_is_reported_on_the_broker_address_and_nothing_is_s
     error: str,
     placeholders: dict[str, str],
 ) -> None:
-    probe: Any = probe_broker
+    probe: Any = probe_charger_logins
     if broker == "closed":
         port = unused_port()
     elif broker == "not_mqtt":
         port = not_mqtt_server
     else:
         port = 1883
-        probe = AsyncMock(return_value=ProbeResult(ProbeOutcome.REFUSED, return_code=2))
+        refused = ProbeResult(ProbeOutcome.REFUSED, return_code=2)
+        probe = AsyncMock(
+            return_value=Admission(dict.fromkeys(CHARGER_LOGINS, refused))
+        )
     result = await start_bluetooth_flow(hass)
 
-    with patch(f"{FLOW}.probe_broker", probe):
+    with patch(f"{CHOICE}.probe_charger_logins", probe):
         result = await submit(hass, watcher, result["flow_id"], settings_input(port))
 
     assert result["type"] is FlowResultType.FORM
@@ -1062,7 +1072,7 @@ async def test_progress_shows_each_command_in_order_then_the_claim(
 ) -> None:
     # Steps that take a moment, as on the real charger, so each one is on screen.
     radio.connect_delay = 0.05
-    radio.queue(delays=dict.fromkeys(PROVISIONING_ACTIONS[1:], 0.05))
+    radio.queue(timings=FirmwareTimings(wifi_join=0.05, rtk_setup=0.05, lora_scan=0.05))
     result = await start_bluetooth_flow(hass)
     flow_id = result["flow_id"]
 
@@ -1101,7 +1111,7 @@ def device_gone(radio: FakeRadio) -> None:
 
 PROVISIONING_FAILURES = [
     pytest.param(
-        fail_with(results={"set_wifi_info": 1}), "network_step_failed", id="wifi-result"
+        fail_with(results={"set_wifi_info": 1}), "wifi_join_failed", id="wifi-result"
     ),
     pytest.param(
         fail_with(results={"set_mqtt_info": 3}), "network_step_failed", id="mqtt-result"
@@ -1114,9 +1124,6 @@ PROVISIONING_FAILURES = [
     ),
     pytest.param(
         fail_with(results={"set_cfg_info": 1}), "provisioning_failed", id="cfg-result"
-    ),
-    pytest.param(
-        fail_with(assigned_channel="15"), "provisioning_failed", id="no-channel"
     ),
     pytest.param(
         fail_with(silent={"set_wifi_info"}),
@@ -1161,15 +1168,18 @@ async def test_provisioning_failure_returns_to_the_settings_form_with_the_input_
     user_input = settings_input(open_broker.port)
 
     with patch(
-        f"{FLOW}.ProvisioningSession",
-        partial(ProvisioningSession, chunk_delay=0, timeouts=FAST_TIMEOUTS),
+        f"{SESSION}.ProvisioningSession",
+        partial(
+            ProvisioningSession, write_interval=0, reply_pause=0, timeouts=FAST_TIMEOUTS
+        ),
     ):
         result = await provision(hass, watcher, result["flow_id"], user_input)
 
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "settings"
     assert result["errors"] == {"base": error}
-    assert STRINGS["config"]["error"][error] in rendered(result)
+    placeholders = result["description_placeholders"] or {}
+    assert STRINGS["config"]["error"][error].format(**placeholders) in rendered(result)
     # The input is kept, except the password, which is never shown again.
     kept = {k: v for k, v in user_input.items() if k != "password"}
     assert suggested_values(result["data_schema"]) == kept
@@ -1190,7 +1200,7 @@ async def test_retry_with_an_empty_password_reuses_the_one_typed_before(
     result = await start_bluetooth_flow(hass)
     flow_id = result["flow_id"]
     result = await provision(hass, watcher, flow_id, settings_input(open_broker.port))
-    assert result["errors"] == {"base": "network_step_failed"}
+    assert result["errors"] == {"base": "wifi_join_failed"}
 
     await provision(
         hass, watcher, flow_id, settings_input(open_broker.port, password="")
@@ -1657,7 +1667,7 @@ async def test_removing_the_flow_mid_session_stops_everything_and_releases_the_g
     watcher: FlowWatcher,
 ) -> None:
     # The RTK receiver takes its time, as it may on the real charger.
-    charger = radio.queue(delays={"set_rtk_info": 30})
+    charger = radio.queue(timings=FirmwareTimings(rtk_setup=30))
     result = await start_bluetooth_flow(hass)
     flow_id = result["flow_id"]
     result = await submit(hass, watcher, flow_id, settings_input(locked_broker.port))
@@ -1705,42 +1715,6 @@ async def test_removing_the_flow_during_the_claim_stops_waiting(
     async_fire_mqtt_message(hass, status_topic(), report_payload())
     await hass.async_block_till_done()
     assert hass.config_entries.async_entries(DOMAIN) == []
-
-
-# --- Timing -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("chunk_delay", [0.0, 0.03], ids=["no-pacing", "vendor-pacing"])
-@pytest.mark.usefixtures("mqtt_mock")
-async def test_time_from_settings_to_entry(
-    hass: HomeAssistant,
-    radio: FakeRadio,
-    open_broker: Mosquitto,
-    watcher: FlowWatcher,
-    chunk_delay: float,
-) -> None:
-    """Not a benchmark: prints the figure (run with ``-s``), asserts a loose bound."""
-    result = await start_bluetooth_flow(hass)
-    flow_id = result["flow_id"]
-
-    with patch(
-        f"{FLOW}.ProvisioningSession",
-        partial(ProvisioningSession, chunk_delay=chunk_delay),
-    ):
-        started = time.perf_counter()
-        result = await provision(
-            hass, watcher, flow_id, settings_input(open_broker.port)
-        )
-        result = await claim(hass, watcher, flow_id)
-        elapsed = time.perf_counter() - started
-
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    writes = len(radio.charger.writes)
-    print(  # noqa: T201
-        f"\nsettings submitted -> entry created, chunk_delay={chunk_delay}s: "
-        f"{elapsed * 1000:.0f} ms ({writes} BLE writes)"
-    )
-    assert elapsed < 30
 
 
 # --- The real gateway ----------------------------------------------------------------------

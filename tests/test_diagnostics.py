@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 import json
 from typing import TYPE_CHECKING, Any
 from unittest.mock import MagicMock, patch
@@ -17,9 +16,10 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 
 from custom_components.novabot.const import CONF_ADDRESS, CONF_STALE_TIMEOUT, DOMAIN
 from custom_components.novabot.protocol import (
+    CHARGER_LOGINS,
+    Admission,
     ProbeOutcome,
     ProbeResult,
-    ProvisioningSession,
 )
 
 from .common import (
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
         MqttMockHAClient,
     )
 
-FLOW = "custom_components.novabot.config_flow"
+CHOICE = "custom_components.novabot.broker_choice"
 # Distinctive, so that finding it anywhere in the diagnostics is meaningful.
 PASSWORD = "Diagnostics-Must-Not-Show-This-7f3a"
 GATEWAY_DIAGNOSTICS = {"running": True, "port": 1885, "clients": 1}
@@ -171,16 +171,12 @@ async def test_diagnostics_never_contain_the_wifi_password(
     """Provision a charger with a password; nothing of it reaches the diagnostics."""
     radio = FakeRadio()
     radio.hear(charger_service_info(ADDRESS))
+    admitted = Admission(
+        dict.fromkeys(CHARGER_LOGINS, ProbeResult(ProbeOutcome.ACCEPTED))
+    )
     with (
-        patch(
-            f"{FLOW}.bluetooth.async_ble_device_from_address",
-            radio.async_ble_device_from_address,
-        ),
-        patch(f"{FLOW}.establish_connection", radio.establish_connection),
-        patch(
-            f"{FLOW}.ProvisioningSession", partial(ProvisioningSession, chunk_delay=0)
-        ),
-        patch(f"{FLOW}.probe_broker", return_value=ProbeResult(ProbeOutcome.ACCEPTED)),
+        radio.installed(),
+        patch(f"{CHOICE}.probe_charger_logins", return_value=admitted),
     ):
         result = await hass.config_entries.flow.async_init(
             DOMAIN,

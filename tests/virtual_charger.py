@@ -1,18 +1,26 @@
 """A Novabot charger in Bluetooth provisioning mode, simulated for tests.
 
+The specification is ``docs/charger-protocol.md`` §1 (in the shared docs): where
+this model and that document disagree, this model is wrong.
+
 ``VirtualCharger`` stands in for a connected ``bleak.BleakClient``: code under
 test calls ``start_notify``, ``write_gatt_char`` and ``disconnect`` on it, and
-it answers the way the charger firmware does (docs/charger-protocol.md, §1):
+it answers the way the charger firmware does:
 
 * writes between ``ble_start`` and ``ble_end`` are concatenated into one JSON
-  object; a write outside a frame is a complete JSON message on its own;
+  object (a ``ble_start`` discards what was collected); a write outside a frame
+  is a complete JSON message on its own; a message over the 1024-byte receive
+  buffer is dropped;
 * each command is answered with notifications of at most 20 bytes between
-  ``ble_start`` and ``ble_end``; the last chunk of a reply is padded with NUL
-  bytes, as the firmware may do;
-* replies look like ``{"type": "<cmd>_respond", "message": {"result": 0, "value": ...}}``,
-  except ``set_lora_info``, whose reply has no ``result`` and carries the
-  assigned channel (15 by default, not the requested 16);
-* after ``set_cfg_info`` it replies, drops the link and "reboots".
+  ``ble_start`` and ``ble_end``, spaced ``timings.notification_interval`` apart;
+  the last chunk of a reply is padded with NUL bytes, as the firmware may do;
+* replies look like ``{"type": "<cmd>_respond", "message": {"result": 0, "value": ...}}``;
+  ``set_lora_info``'s reply carries the assigned channel in one of the shapes
+  seen on real chargers (``lora_reply``);
+* each step takes as long as the firmware does (``timings``): ``set_wifi_info``
+  is answered once the charger has joined the network, or with a failure when it
+  gives up; ``set_rtk_info`` configures the receiver; ``set_lora_info`` scans;
+* after ``set_cfg_info`` it replies, drops the link and reboots.
 
 The firmware's state machine, as simulated::
 
@@ -22,8 +30,8 @@ The firmware's state machine, as simulated::
 
 * ``AWAITING_WIFI``: fresh from power-up. ``set_wifi_info`` must come first;
   another ``set_*`` command is ignored (no reply). A query (any command that is
-  not ``set_*``) is answered, and springs the trap: the charger leaves
-  provisioning mode.
+  not ``set_*``) is answered after measuring the radio, and springs the trap:
+  the charger leaves provisioning mode. A failed join leaves it waiting here.
 * ``CONFIGURING``: every ``set_*`` command is answered, in any order and as
   often as it comes; queries are answered. ``set_cfg_info`` commits whatever
   was set so far.
@@ -34,22 +42,23 @@ Whenever the link is down (lost, rebooted, or ``disconnect()`` called),
 ``is_connected`` is false, writes raise ``BleakError``, and the disconnected
 callback has been called once.
 
-Everything received is recorded: ``writes`` (raw), ``received`` (decoded
-commands, in order, whatever the state), ``garbage`` (frames that were not a
-JSON object); ``notifications`` holds what was sent back. ``settings`` holds the
-last accepted value of each ``set_*`` command and ``committed`` a copy taken at
+Everything received is recorded: ``writes`` (raw) with ``write_times`` (the
+event loop's clock), ``received`` (decoded commands, in order, whatever the
+state), ``garbage`` (frames that were not a JSON object, or too long);
+``notifications`` holds what was sent back. ``settings`` holds the last accepted
+value of each ``set_*`` command and ``committed`` a copy taken at
 ``set_cfg_info``.
 
 Misbehaviour is configured per step (a step is a command name such as
 ``"set_rtk_info"``; ``protocol.Command`` members work as keys too): ``results``
-(non-zero result codes), ``silent`` (the charger hangs on that step: no reply,
-nothing stored), ``lose_link`` (the link drops before or after that step's
-reply), ``delays`` (seconds before replying), ``chatter`` (raw notifications
-sent before the reply). Globally: ``reply_to_cfg=False`` (drop the link after
-``set_cfg_info`` without replying), ``duplicate_replies`` (every reply is sent
-twice), ``failing_write`` (the write with this 0-based index raises
-``BleakError`` without dropping the link), ``assigned_channel`` (the value of
-the ``set_lora_info`` reply).
+(non-zero result codes: for ``set_wifi_info`` a join that never succeeds, for
+``set_lora_info`` a scan that found no channel), ``silent`` (the charger hangs
+on that step: no reply, nothing stored), ``lose_link`` (the link drops before or
+after that step's reply), ``chatter`` (raw notifications sent before the reply).
+Globally: ``reply_to_cfg=False`` (drop the link after ``set_cfg_info`` without
+replying), ``duplicate_replies`` (every reply is sent twice), ``failing_write``
+(the write with this 0-based index raises ``BleakError`` without dropping the
+link), ``assigned_channel`` and ``lora_reply`` (what ``set_lora_info`` answers).
 
 Replies are sent from tasks the charger owns: ``wait_idle()`` waits for them,
 ``disconnect()`` cancels and awaits them, so a test that ends with either
@@ -67,6 +76,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from dataclasses import dataclass
 from enum import StrEnum
 import inspect
 import json
@@ -78,10 +88,60 @@ COMMAND_CHARACTERISTIC = "00002222-0000-1000-8000-00805f9b34fb"
 FRAME_START = b"ble_start"
 FRAME_END = b"ble_end"
 NOTIFICATION_SIZE = 20
+RECEIVE_BUFFER = 1024
 DEFAULT_CHANNEL = 15
+LORA_ADDRESS = 718
 
 type NotifyCallback = Callable[[Any, bytearray], Awaitable[None] | None]
 type DisconnectedCallback = Callable[["VirtualCharger"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareTimings:
+    """How long the firmware takes, in seconds."""
+
+    wifi_join: float = 0.0  # until set_wifi_info is answered, the network joined
+    wifi_give_up: float = 0.0  # until a join that cannot succeed is answered
+    rtk_setup: float = 0.0  # set_rtk_info: configuring the GNSS/RTK receiver
+    lora_scan: float = 0.0  # set_lora_info: scanning for a free channel
+    signal_measurement: float = 0.0  # get_signal_info: measuring the radio
+    reboot: float = 0.0  # from the set_cfg_info reply to the link dropping
+    notification_interval: float = 0.0  # between two notifications
+
+    def step(self, command: str, succeeded: bool) -> float:
+        """How long the firmware works on ``command`` before it answers."""
+        if command == "set_wifi_info":
+            return self.wifi_join if succeeded else self.wifi_give_up
+        return {
+            "set_rtk_info": self.rtk_setup,
+            "set_lora_info": self.lora_scan,
+            "get_signal_info": self.signal_measurement,
+        }.get(command, 0.0)
+
+
+INSTANT = FirmwareTimings()
+# The longest the protocol document allows for each step: what a session's
+# timeouts must cover.
+SLOWEST = FirmwareTimings(
+    wifi_join=55.0,
+    wifi_give_up=55.0,
+    rtk_setup=30.0,
+    lora_scan=60.0,
+    signal_measurement=60.0,
+    reboot=1.0,
+    notification_interval=0.03,
+)
+
+
+class LoraReply(StrEnum):
+    """The shapes of a successful ``set_lora_info`` reply seen on real chargers."""
+
+    INTEGER = "integer"  # {"result": 0, "value": 15}
+    NO_RESULT = "no_result"  # {"value": 15}
+    OBJECT = "object"  # {"result": 0, "value": {"addr": 718, "channel": 17}}
+    # {"result": 1, "value": {"addr": 718, "channel": 20}}: it picked another
+    # channel than the one asked for, and stored it.
+    OTHER_CHANNEL = "other_channel"
 
 
 class ChargerState(StrEnum):
@@ -107,11 +167,12 @@ class VirtualCharger:
         self,
         *,
         disconnected_callback: DisconnectedCallback | None = None,
+        timings: FirmwareTimings = INSTANT,
         assigned_channel: Any = DEFAULT_CHANNEL,
+        lora_reply: LoraReply = LoraReply.NO_RESULT,
         results: Mapping[str, int] | None = None,
         silent: Collection[str] = (),
         lose_link: Mapping[str, LinkLoss] | None = None,
-        delays: Mapping[str, float] | None = None,
         chatter: Mapping[str, Sequence[bytes]] | None = None,
         reply_to_cfg: bool = True,
         duplicate_replies: bool = False,
@@ -119,11 +180,12 @@ class VirtualCharger:
         address: str = "AA:BB:CC:DD:EE:FF",
     ) -> None:
         self.address = address
+        self.timings = timings
         self.assigned_channel = assigned_channel
+        self.lora_reply = lora_reply
         self.results = dict(results or {})
         self.silent = set(silent)
         self.lose_link = dict(lose_link or {})
-        self.delays = dict(delays or {})
         self.chatter = {step: list(data) for step, data in (chatter or {}).items()}
         self.reply_to_cfg = reply_to_cfg
         self.duplicate_replies = duplicate_replies
@@ -131,6 +193,7 @@ class VirtualCharger:
 
         self.state = ChargerState.AWAITING_WIFI
         self.writes: list[bytes] = []
+        self.write_times: list[float] = []
         self.received: list[dict[str, Any]] = []
         self.garbage: list[bytes] = []
         self.notifications: list[bytes] = []
@@ -169,6 +232,7 @@ class VirtualCharger:
         self._check_connected()
         index = len(self.writes)
         self.writes.append(bytes(data))
+        self.write_times.append(asyncio.get_running_loop().time())
         if index == self.failing_write:
             raise BleakError("simulated GATT write failure")
         if str(char_specifier) != COMMAND_CHARACTERISTIC:
@@ -249,6 +313,9 @@ class VirtualCharger:
         return None
 
     def _decode(self, body: bytes) -> dict[str, Any] | None:
+        if len(body) > RECEIVE_BUFFER:
+            self.garbage.append(body)  # the receive buffer overflowed
+            return None
         try:
             message = json.loads(body.decode())
         except ValueError:
@@ -272,14 +339,15 @@ class VirtualCharger:
             return
         if command in self.silent:
             return  # this step hangs: never answered, nothing stored
-        if is_setter and self.results.get(command, 0) == 0:
+        succeeded = self.results.get(command, 0) == 0
+        if is_setter and succeeded:
             self.settings[command] = value
             if command == "set_wifi_info":
                 self.state = ChargerState.CONFIGURING
-        self._spawn(self._answer(command))
+        self._spawn(self._answer(command, self.timings.step(command, succeeded)))
 
-    async def _answer(self, command: str) -> None:
-        await asyncio.sleep(self.delays.get(command, 0))
+    async def _answer(self, command: str, duration: float) -> None:
+        await asyncio.sleep(duration)
         for data in self.chatter.get(command, ()):
             await self.notify(data)
         loss = self.lose_link.get(command)
@@ -287,27 +355,53 @@ class VirtualCharger:
             self.break_link()
             return
         committing = command == "set_cfg_info" and self.results.get(command, 0) == 0
-        if self.reply_to_cfg or not committing:
-            for _ in range(2 if self.duplicate_replies else 1):
-                for data in self.frame(self._reply(command)):
-                    await self.notify(data)
-        if committing:  # commit, drop the link, reboot
+        if committing:  # stored for good, whatever happens to the link now
             self.committed = dict(self.settings)
             self.state = ChargerState.REBOOTED
+        if self.reply_to_cfg or not committing:
+            for _ in range(2 if self.duplicate_replies else 1):
+                await self._send(self._reply(command))
+        if committing:  # send the settings to the mower, drop the link, reboot
+            if self.timings.reboot:
+                await asyncio.sleep(self.timings.reboot)
             self.break_link()
         elif loss is LinkLoss.AFTER_REPLY:
             self.break_link()
+
+    async def _send(self, message: Mapping[str, Any]) -> None:
+        for index, data in enumerate(self.frame(message)):
+            if index and self.timings.notification_interval:
+                await asyncio.sleep(self.timings.notification_interval)
+            await self.notify(data)
 
     def _reply(self, command: str) -> dict[str, Any]:
         result = self.results.get(command, 0)
         body: dict[str, Any] = {"result": result, "value": None}
         if command == "set_lora_info":
-            body = {"value": self.assigned_channel}  # the firmware omits result
-            if result:
-                body["result"] = result
+            body = self._lora_body(result)
         elif command == "get_signal_info":
             body["value"] = {"wifi": 0, "rtk": 0}
         return {"type": f"{command}_respond", "message": body}
+
+    def _lora_body(self, result: int) -> dict[str, Any]:
+        if result:  # the scan found no free channel
+            return {"result": result}
+        channel = self.assigned_channel
+        match self.lora_reply:
+            case LoraReply.INTEGER:
+                return {"result": 0, "value": channel}
+            case LoraReply.NO_RESULT:
+                return {"value": channel}
+            case LoraReply.OBJECT:
+                return {
+                    "result": 0,
+                    "value": {"addr": LORA_ADDRESS, "channel": channel},
+                }
+            case LoraReply.OTHER_CHANNEL:
+                return {
+                    "result": 1,
+                    "value": {"addr": LORA_ADDRESS, "channel": channel},
+                }
 
     # --- plumbing -----------------------------------------------------------
 

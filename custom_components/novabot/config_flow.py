@@ -1,4 +1,9 @@
-"""Set up a Novabot charger: Bluetooth provisioning, broker check, claim window."""
+"""Set up a Novabot charger: the steps a user sees.
+
+The flow asks, shows progress and routes. What it drives lives beside it:
+``broker_choice`` (direct or gateway), ``bluetooth_session`` (the five
+commands over Bluetooth) and ``claim_window`` (the charger's first report).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,6 @@ import dataclasses
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from bleak.exc import BleakError
-from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 from homeassistant.components import bluetooth, mqtt, network
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
@@ -33,6 +36,9 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
+from .bluetooth_session import ProvisioningFailedError, async_provision
+from .broker_choice import BrokerChoice, BrokerChoiceError, BrokerChooser
+from .claim_window import CLAIM_TIMEOUT, ClaimWindow
 from .const import (
     CONF_ADDRESS,
     CONF_CHARGER_CHANNEL,
@@ -50,53 +56,27 @@ from .const import (
     LOGGER,
 )
 from .coordinator import CLAIMED_STATUS, NovabotConfigEntry, payload_bytes
-from .gateway import (
-    DEFAULT_BIND_ADDRESS,
-    DEFAULT_GATEWAY_PORT,
-    async_use_gateway,
-    gateway_endpoint,
-)
+from .gateway import DEFAULT_BIND_ADDRESS, DEFAULT_GATEWAY_PORT, gateway_endpoint
 from .protocol import (
-    STATUS_TOPIC_FILTER,
     ChargerStatus,
-    Command,
     InvalidInputError,
     InvalidMessageError,
     InvalidSettingsError,
-    LinkLostError,
-    NoReplyError,
     PayloadCodec,
-    ProbeOutcome,
-    ProvisioningError,
-    ProvisioningSession,
     ProvisioningSettings,
-    StepFailedError,
     decode_message,
     normalize_serial_number,
     parse_status,
-    probe_broker,
     serial_number_from_topic,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
-    from bleak import BleakClient
     from homeassistant.components.bluetooth import BluetoothServiceInfoBleak
     from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
 ADVERTISED_NAME = "charger_pile"
 MANUFACTURER_ID = 21862
 DEFAULT_MQTT_PORT = 1883
-CLAIM_TIMEOUT = 120.0  # the charger reboots, joins WiFi and connects: ~30 s usually
-
-# Which form error explains a failed step; the vendor app says the same.
-STEP_FAILURES: dict[str, str] = {
-    Command.SET_WIFI_INFO: "network_step_failed",
-    Command.SET_MQTT_INFO: "network_step_failed",
-    Command.SET_RTK_INFO: "antenna_step_failed",
-    Command.SET_LORA_INFO: "antenna_step_failed",
-}
 
 
 def is_charger(info: BluetoothServiceInfoBleak) -> bool:
@@ -104,14 +84,6 @@ def is_charger(info: BluetoothServiceInfoBleak) -> bool:
     return (info.name or "").lower() == ADVERTISED_NAME or (
         MANUFACTURER_ID in info.manufacturer_data
     )
-
-
-class ProvisioningFailedError(Exception):
-    """The Bluetooth session failed; ``error`` is the form error to show."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__(error)
-        self.error = error
 
 
 class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -124,17 +96,16 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
         self._form_input: dict[str, Any] = {}  # what the user typed, never the password
         self._password: str | None = None  # kept in memory for a retry only
         self._settings: ProvisioningSettings | None = None
-        self._gateway = False
-        self._charger_port = 0  # the port the charger is told
-        self._release_gateway: Callable[[], Awaitable[None]] | None = None
-        self._session: asyncio.Task[int] | None = None
+        self._broker_chooser: BrokerChooser | None = None
+        self._route = BrokerChoice(gateway=False, charger_port=0)
+        self._session: asyncio.Task[int | None] | None = None
         self._action_changed = asyncio.Event()
         self._action = "connect"
         self._error: str | None = None
         self._channel: int | None = None
+        self._claim_window: ClaimWindow | None = None
         self._claim: asyncio.Task[ChargerStatus | None] | None = None
         self._claimed: ChargerStatus | None = None
-        self._other_chargers: set[str] = set()
 
     @staticmethod
     @callback
@@ -265,6 +236,8 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
         placeholders: dict[str, str] = {}
         if self._error:
             errors["base"], self._error = self._error, None
+            if self._settings:
+                placeholders["ssid"] = self._settings.ssid
         elif user_input is not None:
             self._form_input = {
                 k: v for k, v in user_input.items() if k != CONF_PASSWORD
@@ -283,10 +256,14 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 self._password = password
                 await self._async_claim_serial_number(settings.serial_number)
-                errors = await self._async_choose_mode(settings, placeholders)
-                if not errors:
+                try:
+                    self._route = await self._broker().async_choose(settings)
+                except BrokerChoiceError as err:
+                    errors = {CONF_MQTT_HOST: err.error}
+                    placeholders.update(err.placeholders)
+                else:
                     self._settings = settings
-                    if self._gateway:
+                    if self._route.gateway:
                         return await self.async_step_gateway()
                     return await self.async_step_provision()
 
@@ -310,53 +287,15 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
         else:
             self._abort_if_unique_id_configured()
 
-    async def _async_choose_mode(
-        self, settings: ProvisioningSettings, placeholders: dict[str, str]
-    ) -> dict[str, str]:
-        """Probe the broker as the charger will; pick direct or gateway mode."""
-        host, port = settings.mqtt_host, settings.mqtt_port
-        result = await probe_broker(host, port)
-        LOGGER.debug("Broker %s:%s answered the probe: %s", host, port, result)
-        if result.outcome is ProbeOutcome.ACCEPTED:
-            self._gateway, self._charger_port = False, port
-            return {}
-        if result.login_required:
-            return await self._async_open_gateway(settings, placeholders)
-        if result.outcome is ProbeOutcome.REFUSED:
-            placeholders["return_code"] = str(result.return_code)
-            return {CONF_MQTT_HOST: "broker_refused"}
-        if result.outcome is ProbeOutcome.NOT_MQTT:
-            return {CONF_MQTT_HOST: "broker_not_mqtt"}
-        return {CONF_MQTT_HOST: "broker_unreachable"}
-
-    async def _async_open_gateway(
-        self, settings: ProvisioningSettings, placeholders: dict[str, str]
-    ) -> dict[str, str]:
-        """The broker wants a login: let the charger in through the gateway."""
-        port, bind_address = self._gateway_endpoint()
-        placeholders.update(host=settings.mqtt_host, gateway_port=str(port))
-        # Admit the new serial number before letting go of a previous attempt's,
-        # so the gateway keeps running between two tries.
-        release_previous = self._release_gateway
-        try:
-            self._release_gateway = await async_use_gateway(
-                self.hass,
-                settings.serial_number,
-                port=port,
-                bind_address=bind_address,
-            )
-        except HomeAssistantError as err:  # port in use, or cannot listen at all
-            LOGGER.debug("The gateway could not start on port %s: %s", port, err)
-            self._release_gateway = None
-            return {CONF_MQTT_HOST: "gateway_unreachable"}
-        finally:
-            if release_previous:
-                await release_previous()
-        result = await probe_broker(settings.mqtt_host, port)
-        if result.outcome is not ProbeOutcome.ACCEPTED:
-            return {CONF_MQTT_HOST: "gateway_unreachable"}
-        self._gateway, self._charger_port = True, port
-        return {}
+    def _broker(self) -> BrokerChooser:
+        """A reconfigured charger keeps its gateway; a new one gets the default."""
+        if self._broker_chooser is None:
+            if self.source == SOURCE_RECONFIGURE:
+                port, address = gateway_endpoint(self._get_reconfigure_entry())
+            else:
+                port, address = DEFAULT_GATEWAY_PORT, DEFAULT_BIND_ADDRESS
+            self._broker_chooser = BrokerChooser(self.hass, port, address)
+        return self._broker_chooser
 
     async def async_step_gateway(
         self, user_input: dict[str, Any] | None = None
@@ -370,7 +309,8 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={
                 "host": self._settings.mqtt_host,
                 "port": str(self._settings.mqtt_port),
-                "gateway_port": str(self._charger_port),
+                "gateway_port": str(self._route.charger_port),
+                "firmware": self._route.refused_firmware,
             },
         )
 
@@ -402,52 +342,16 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
         self._action = action
         self._action_changed.set()
 
-    async def _async_provision(self) -> int:
-        """Connect through Home Assistant's Bluetooth and send the five commands."""
+    async def _async_provision(self) -> int | None:
         assert self._settings is not None
         assert self._address is not None
-        self._set_action("connect")
-        # Resolved now, not at discovery: the best adapter or proxy may have changed.
-        device = bluetooth.async_ble_device_from_address(
-            self.hass, self._address, connectable=True
-        )
-        if device is None:
-            raise ProvisioningFailedError("device_not_found")
-        session: ProvisioningSession | None = None
-
-        def link_lost(_client: BleakClient) -> None:
-            if session:
-                session.connection_lost()
-
-        try:
-            client = await establish_connection(
-                BleakClientWithServiceCache,
-                device,
-                device.name or self._address,
-                link_lost,
-            )
-        except (BleakError, TimeoutError) as err:
-            LOGGER.debug("Could not connect to %s: %s", self._address, err)
-            raise ProvisioningFailedError("cannot_connect") from err
-        session = ProvisioningSession(client)
         # In gateway mode the charger is told the gateway's port, not the broker's.
-        settings = dataclasses.replace(self._settings, mqtt_port=self._charger_port)
-        try:
-            result = await session.run(settings, self._set_action)
-        except StepFailedError as err:
-            raise ProvisioningFailedError(
-                STEP_FAILURES.get(err.step, "provisioning_failed")
-            ) from err
-        except NoReplyError as err:
-            first = err.step == Command.SET_WIFI_INFO
-            raise ProvisioningFailedError(
-                "not_in_provisioning_mode" if first else "no_reply"
-            ) from err
-        except LinkLostError as err:
-            raise ProvisioningFailedError("link_lost") from err
-        except ProvisioningError as err:
-            raise ProvisioningFailedError("provisioning_failed") from err
-        return result.channel
+        settings = dataclasses.replace(
+            self._settings, mqtt_port=self._route.charger_port
+        )
+        return await async_provision(
+            self.hass, self._address, settings, self._set_action
+        )
 
     # --- Claim window ---------------------------------------------------------
 
@@ -457,7 +361,18 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
         """Wait for the charger's first valid report on MQTT."""
         assert self._settings is not None
         if self._claim is None:
-            self._claim = self.hass.async_create_task(self._async_wait_for_report())
+            self._claim_window = ClaimWindow(
+                self.hass,
+                self._settings.serial_number,
+                {
+                    unique_id
+                    for unique_id in self._async_current_ids(include_ignore=False)
+                    if unique_id
+                },
+            )
+            self._claim = self.hass.async_create_task(
+                self._claim_window.async_wait(CLAIM_TIMEOUT)
+            )
         if not self._claim.done():
             return self.async_show_progress(
                 step_id="claim",
@@ -465,51 +380,21 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
                 progress_task=self._claim,
                 description_placeholders={
                     "host": self._settings.mqtt_host,
-                    "port": str(self._charger_port),
+                    "port": str(self._route.charger_port),
                     "seconds": str(int(CLAIM_TIMEOUT)),
                 },
             )
         claim, self._claim = self._claim, None
         self._claimed = claim.result()
         if self._claimed is None:
-            if self._other_chargers:
+            if self._other_serial_numbers():
                 return self.async_show_progress_done(next_step_id="claim_timeout_other")
             return self.async_show_progress_done(next_step_id="claim_timeout")
         return self.async_show_progress_done(next_step_id="finish")
 
-    async def _async_wait_for_report(self) -> ChargerStatus | None:
-        assert self._settings is not None
-        serial_number = self._settings.serial_number
-        codec = PayloadCodec(serial_number)
-        configured = self._async_current_ids(include_ignore=False)
-        heard: asyncio.Future[ChargerStatus] = self.hass.loop.create_future()
-
-        @callback
-        def report_received(message: mqtt.ReceiveMessage) -> None:
-            sender = serial_number_from_topic(message.topic)
-            if sender != serial_number:
-                if sender and sender not in configured:
-                    self._other_chargers.add(sender)
-                return
-            try:
-                status = parse_status(
-                    decode_message(payload_bytes(message.payload), codec).document
-                )
-            except InvalidMessageError:
-                return
-            if not heard.done():
-                heard.set_result(status)
-
-        unsubscribe = await mqtt.async_subscribe(
-            self.hass, STATUS_TOPIC_FILTER, report_received, encoding=None
-        )
-        try:
-            async with asyncio.timeout(CLAIM_TIMEOUT):
-                return await heard
-        except TimeoutError:
-            return None
-        finally:
-            unsubscribe()
+    def _other_serial_numbers(self) -> set[str]:
+        window = self._claim_window
+        return window.other_serial_numbers if window else set()
 
     async def async_step_claim_timeout(
         self, user_input: dict[str, Any] | None = None
@@ -531,9 +416,9 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={
                 "seconds": str(int(CLAIM_TIMEOUT)),
                 "host": self._settings.mqtt_host,
-                "port": str(self._charger_port),
+                "port": str(self._route.charger_port),
                 "serial_number": self._settings.serial_number,
-                "other_serial_numbers": ", ".join(sorted(self._other_chargers)),
+                "other_serial_numbers": ", ".join(sorted(self._other_serial_numbers())),
             },
         )
 
@@ -546,8 +431,8 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_SERIAL_NUMBER: self._settings.serial_number,
             CONF_CHARGER_CHANNEL: self._channel,
             CONF_MQTT_HOST: self._settings.mqtt_host,
-            CONF_MQTT_PORT: self._charger_port,
-            CONF_GATEWAY: self._gateway,
+            CONF_MQTT_PORT: self._route.charger_port,
+            CONF_GATEWAY: self._route.gateway,
             CONF_ADDRESS: self._address,
         }
         return self._async_finish(data)
@@ -573,25 +458,15 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
         for task in (self._session, self._claim):
             if task and not task.done():
                 task.cancel()
-        if release := self._release_gateway:
-            self._release_gateway = None
-
-            async def give_back() -> None:
-                await release()
-
+        if self._broker_chooser:
             self.hass.async_create_background_task(
-                give_back(), f"{DOMAIN} release gateway after flow"
+                self._broker_chooser.async_release(),
+                f"{DOMAIN} release gateway after flow",
             )
 
     async def _async_require_mqtt(self) -> None:
         if not await mqtt.async_wait_for_mqtt_client(self.hass):
             raise AbortFlow("mqtt_not_configured")
-
-    def _gateway_endpoint(self) -> tuple[int, str]:
-        """A reconfigured charger keeps its gateway; a new one gets the default."""
-        if self.source == SOURCE_RECONFIGURE:
-            return gateway_endpoint(self._get_reconfigure_entry())
-        return DEFAULT_GATEWAY_PORT, DEFAULT_BIND_ADDRESS
 
     def _settings_schema(self) -> probatio.Schema:
         return probatio.Schema(

@@ -1,16 +1,27 @@
-"""The anonymous-client probe, against a real Mosquitto and against fake servers."""
+"""The broker probe, both ways chargers log in, against real Mosquitto and fakes."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
+from pathlib import Path
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from custom_components.novabot.protocol import ProbeOutcome, ProbeResult, probe_broker
+from custom_components.novabot.protocol import (
+    ANONYMOUS_LOGIN,
+    CHARGER_LOGINS,
+    FIXED_LOGIN,
+    Admission,
+    ChargerLogin,
+    ProbeOutcome,
+    ProbeResult,
+    probe_broker,
+    probe_charger_logins,
+)
 from custom_components.novabot.protocol.broker import connect_packet
 
 if TYPE_CHECKING:
@@ -137,6 +148,215 @@ def connect_with_login(username: str, password: str) -> bytes:
         + field(password)
     )
     return bytes([0x10, len(body)]) + body
+
+
+# --- both firmware generations ------------------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+ACCEPTED = ProbeResult(ProbeOutcome.ACCEPTED, return_code=0)
+NOT_AUTHORISED = ProbeResult(ProbeOutcome.REFUSED, return_code=5)
+
+
+def test_chargers_log_in_anonymously_or_with_the_fixed_v040_login() -> None:
+    assert CHARGER_LOGINS == (ANONYMOUS_LOGIN, FIXED_LOGIN)
+    assert (ANONYMOUS_LOGIN.username, ANONYMOUS_LOGIN.password) == (None, None)
+    assert (FIXED_LOGIN.username, FIXED_LOGIN.password) == ("li9hep19", "jzd4wac6")
+    assert (ANONYMOUS_LOGIN.firmware, FIXED_LOGIN.firmware) == ("v0.3.6", "v0.4.0")
+
+
+async def test_an_anonymous_broker_without_password_file_admits_both(
+    mosquitto: Mosquitto,
+) -> None:
+    admission = await probe_charger_logins(mosquitto.host, mosquitto.port)
+
+    assert admission.admits_every_charger
+    assert admission.refused_logins == ()
+    assert admission.failure is None
+
+
+async def test_a_broker_with_a_password_file_refuses_the_v040_login(
+    mosquitto_factory: MosquittoFactory,
+) -> None:
+    # Anonymous clients welcome, but the login is not in its password file:
+    # direct mode would lock the charger out after its update to v0.4.0.
+    broker = mosquitto_factory(allow_anonymous=True, users={"homeassistant": "pw"})
+
+    admission = await probe_charger_logins(broker.host, broker.port)
+
+    assert admission.results == {ANONYMOUS_LOGIN: ACCEPTED, FIXED_LOGIN: NOT_AUTHORISED}
+    assert not admission.admits_every_charger
+    assert admission.refused_logins == (FIXED_LOGIN,)
+    assert admission.failure is None
+
+
+async def test_a_broker_like_the_addon_refuses_both(
+    mosquitto_factory: MosquittoFactory,
+) -> None:
+    broker = mosquitto_factory(allow_anonymous=False, users={"homeassistant": "pw"})
+
+    admission = await probe_charger_logins(broker.host, broker.port)
+
+    assert admission.refused_logins == (ANONYMOUS_LOGIN, FIXED_LOGIN)
+    assert admission.failure is None
+
+
+async def test_a_broker_that_knows_only_the_v040_login_refuses_v036(
+    mosquitto_factory: MosquittoFactory,
+) -> None:
+    broker = mosquitto_factory(allow_anonymous=False, users={"li9hep19": "jzd4wac6"})
+
+    admission = await probe_charger_logins(broker.host, broker.port)
+
+    assert admission.refused_logins == (ANONYMOUS_LOGIN,)
+
+
+def readme_block(first_line: str) -> str:
+    """The README code block that starts with ``first_line``."""
+    for block in README.read_text().split("```")[1::2]:
+        body = block.split("\n", 1)[1]
+        if body.startswith(first_line):
+            return body
+    raise AssertionError(f"no README code block starts with {first_line!r}")
+
+
+async def test_the_readme_direct_mode_example_admits_both_to_their_topics_only(
+    mosquitto_factory: MosquittoFactory,
+) -> None:
+    broker = mosquitto_factory(
+        allow_anonymous=True,
+        users={"li9hep19": "jzd4wac6", "homeassistant": "pw"},
+        acl=readme_block("# /etc/mosquitto/acl"),
+    )
+
+    admission = await probe_charger_logins(broker.host, broker.port)
+
+    assert admission.admits_every_charger
+    for login in CHARGER_LOGINS:
+        received = await topics_delivered(
+            broker, login, ["homeassistant/status", "Dart/Send_mqtt/LFIC1230700123"]
+        )
+        assert received == "Dart/Send_mqtt/LFIC1230700123", login.firmware
+
+
+async def topics_delivered(broker: Mosquitto, login: Any, topics: list[str]) -> str:
+    """Subscribe to everything as ``login``; Home Assistant publishes to ``topics``.
+
+    Returns the topic of the first message the charger receives: messages on
+    topics its ACL denies never arrive.
+    """
+    home_assistant = ChargerLogin("-", "homeassistant", "pw")
+    charger = await mqtt_session(broker, "acl-charger", login)
+    publisher = await mqtt_session(broker, "acl-publisher", home_assistant)
+    try:
+        reader, writer = charger
+        body = (1).to_bytes(2) + utf8("#") + b"\x00"
+        writer.write(bytes([0x82, len(body)]) + body)
+        assert (await reader.readexactly(5))[:2] == b"\x90\x03"  # SUBACK
+        for topic in topics:
+            publish = utf8(topic) + b"payload"
+            publisher[1].write(bytes([0x30, len(publish)]) + publish)
+        header = await asyncio.wait_for(reader.readexactly(2), 5)
+        body = await reader.readexactly(header[1])
+        return body[2 : 2 + int.from_bytes(body[:2])].decode()
+    finally:
+        for _, session_writer in (charger, publisher):
+            session_writer.close()
+            await session_writer.wait_closed()
+
+
+def utf8(value: str) -> bytes:
+    return len(value.encode()).to_bytes(2) + value.encode()
+
+
+async def mqtt_session(
+    broker: Mosquitto, client_id: str, login: ChargerLogin
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connected MQTT 3.1.1 session."""
+    reader, writer = await asyncio.open_connection(broker.host, broker.port)
+    writer.write(connect_packet(client_id, login))
+    assert await reader.readexactly(4) == b"\x20\x02\x00\x00"
+    return reader, writer
+
+
+async def test_mosquitto_answers_a_connect_half_closed_right_after(
+    mosquitto: Mosquitto,
+) -> None:
+    # Stock chargers send FIN right after their CONNECT; the broker must answer.
+    for login in CHARGER_LOGINS:
+        reader, writer = await asyncio.open_connection(mosquitto.host, mosquitto.port)
+        writer.write(connect_packet("ESP32_1a2b3c", login))
+        writer.write_eof()
+
+        assert await asyncio.wait_for(reader.readexactly(4), 5) == (b"\x20\x02\x00\x00")
+        writer.close()
+        await writer.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("results", "direct", "refused", "failure"),
+    [
+        ((ACCEPTED, ACCEPTED), True, (), None),
+        ((NOT_AUTHORISED, ACCEPTED), False, (ANONYMOUS_LOGIN,), None),
+        (
+            (ACCEPTED, ProbeResult(ProbeOutcome.REFUSED, return_code=4)),
+            False,
+            (FIXED_LOGIN,),
+            None,
+        ),
+        (
+            (ProbeResult(ProbeOutcome.REFUSED, return_code=3), NOT_AUTHORISED),
+            False,
+            (FIXED_LOGIN,),
+            ProbeResult(ProbeOutcome.REFUSED, return_code=3),
+        ),
+        (
+            (NOT_AUTHORISED, ProbeResult(ProbeOutcome.NOT_MQTT)),
+            False,
+            (ANONYMOUS_LOGIN,),
+            ProbeResult(ProbeOutcome.NOT_MQTT),
+        ),
+        (
+            (ProbeResult(ProbeOutcome.UNREACHABLE),) * 2,
+            False,
+            (),
+            ProbeResult(ProbeOutcome.UNREACHABLE),
+        ),
+    ],
+    ids=["both", "v036 refused", "v040 refused", "refused 3", "not mqtt", "nobody"],
+)
+def test_admission_summarises_both_results(
+    results: tuple[ProbeResult, ProbeResult],
+    direct: bool,
+    refused: tuple[Any, ...],
+    failure: ProbeResult | None,
+) -> None:
+    admission = Admission(dict(zip(CHARGER_LOGINS, results, strict=True)))
+
+    assert admission.admits_every_charger is direct
+    assert admission.refused_logins == refused
+    assert admission.failure == failure
+
+
+async def test_the_v040_probe_sends_the_fixed_login(tcp_server: ServerFactory) -> None:
+    received: list[bytes] = []
+
+    async def broker(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        received.append(await read_connect(reader))
+        writer.write(b"\x20\x02\x00\x00")
+        await writer.drain()
+
+    port = await tcp_server(broker)
+
+    result = await probe_broker("127.0.0.1", port, FIXED_LOGIN, timeout=2)
+
+    assert result.outcome is ProbeOutcome.ACCEPTED
+    packet = received[0]
+    assert packet[9] == 0xC2  # username, password, clean session
+    client_id_length = int.from_bytes(packet[12:14])
+    payload = packet[14 + client_id_length :]
+    assert payload == b"\x00\x08li9hep19\x00\x08jzd4wac6"
 
 
 # --- unreachable ------------------------------------------------------------------------

@@ -20,12 +20,14 @@ from custom_components.novabot.protocol import (
 )
 from custom_components.novabot.protocol.commands import (
     PROVISIONING_ORDER,
+    assigned_channel,
     provisioning_commands,
     set_cfg_info,
     set_lora_info,
     set_mqtt_info,
     set_rtk_info,
     set_wifi_info,
+    step_succeeded,
     validate_mqtt_host,
     validate_mqtt_port,
     validate_password,
@@ -152,6 +154,58 @@ def test_reply_with_non_zero_result_is_a_failure(result: int) -> None:
     assert reply.result == result
 
 
+@pytest.mark.parametrize(
+    ("message", "channel"),
+    [
+        ({"result": 0, "value": 15}, 15),
+        ({"value": 15}, 15),
+        ({"result": 0, "value": {"addr": 718, "channel": 17}}, 17),
+        ({"result": 1, "value": {"addr": 718, "channel": 20}}, 20),
+        ({"value": 0}, 0),
+        ({"value": 255}, 255),
+    ],
+)
+def test_lora_reply_with_a_channel_succeeded_whatever_its_result(
+    message: dict[str, Any], channel: int
+) -> None:
+    reply = parse_reply({"type": "set_lora_info_respond", "message": message})
+
+    assert assigned_channel(reply) == channel
+    assert step_succeeded(Command.SET_LORA_INFO, reply)
+
+
+@pytest.mark.parametrize(
+    "value", [None, "15", 15.0, True, -1, 256, {"addr": 718}, {"channel": "17"}, [15]]
+)
+def test_lora_reply_without_a_usable_channel_has_none(value: object) -> None:
+    reply = parse_reply({"type": "set_lora_info_respond", "message": {"value": value}})
+
+    assert assigned_channel(reply) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "succeeded"),
+    [({"result": 1}, False), ({"result": 1, "value": None}, False), ({}, True)],
+)
+def test_lora_reply_without_a_channel_succeeded_only_with_result_zero(
+    message: dict[str, Any], succeeded: bool
+) -> None:
+    reply = parse_reply({"type": "set_lora_info_respond", "message": message})
+
+    assert step_succeeded(Command.SET_LORA_INFO, reply) is succeeded
+
+
+@pytest.mark.parametrize("command", [c for c in Command if c != Command.SET_LORA_INFO])
+def test_other_steps_fail_on_a_non_zero_result_even_with_a_value(
+    command: Command,
+) -> None:
+    reply = parse_reply(
+        {"type": command.reply_type, "message": {"result": 1, "value": 20}}
+    )
+
+    assert not step_succeeded(command, reply)
+
+
 @pytest.mark.parametrize("result", [True, False, "0", 0.0, None, [0]])
 def test_reply_result_must_be_an_integer(result: object) -> None:
     with pytest.raises(InvalidMessageError, match="not an integer"):
@@ -206,9 +260,16 @@ def test_serial_number_is_letters_and_digits_only(value: str) -> None:
 # --- WiFi -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ssid", ["H", "x" * 32, "é" * 16, "☕" * 10, " padded "])
-def test_ssid_of_1_to_32_utf8_bytes_is_accepted_unchanged(ssid: str) -> None:
+@pytest.mark.parametrize("ssid", ["Hi", "x" * 32, "é", "é" * 16, "☕" * 10, " padded "])
+def test_ssid_of_2_to_32_utf8_bytes_is_accepted_unchanged(ssid: str) -> None:
     assert validate_ssid(ssid) == ssid
+
+
+def test_one_byte_ssid_is_refused_as_the_firmware_ignores_it() -> None:
+    with pytest.raises(InvalidInputError) as err:
+        validate_ssid("H")
+
+    assert (err.value.field, err.value.code) == ("ssid", InputError.SSID_TOO_SHORT)
 
 
 def test_empty_ssid_is_refused() -> None:
@@ -284,6 +345,10 @@ def test_mqtt_host_is_trimmed_and_accepted(host: str, expected: str) -> None:
         ("broker\tlan", InputError.MQTT_HOST_SPACES),
         ("a" * 30, InputError.MQTT_HOST_TOO_LONG),
         ("é" * 15, InputError.MQTT_HOST_TOO_LONG),  # 15 characters, 30 bytes
+        # The add-on's name inside Home Assistant: the charger cannot resolve it.
+        ("core-mosquitto", InputError.MQTT_HOST_CONTAINER),
+        ("Core-Mosquitto", InputError.MQTT_HOST_CONTAINER),
+        ("addon.local.hass.io", InputError.MQTT_HOST_CONTAINER),
     ],
 )
 def test_mqtt_host_rules(host: str, code: InputError) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,6 @@ from custom_components.novabot.protocol import (
     Command,
     LinkLostError,
     NoReplyError,
-    ProvisioningError,
     ProvisioningResult,
     ProvisioningSession,
     ProvisioningSettings,
@@ -27,8 +27,20 @@ from custom_components.novabot.protocol.commands import (
     set_rtk_info,
     set_wifi_info,
 )
-from custom_components.novabot.protocol.provision import STEP_TIMEOUTS
-from tests.virtual_charger import ChargerState, LinkLoss, VirtualCharger
+from custom_components.novabot.protocol.provision import (
+    REPLY_PAUSE,
+    STEP_TIMEOUTS,
+    WRITE_INTERVAL,
+)
+from tests.virtual_charger import (
+    SLOWEST,
+    ChargerState,
+    FirmwareTimings,
+    LinkLoss,
+    LoraReply,
+    VirtualCharger,
+)
+from tests.virtual_time import run_in_virtual_time
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -51,12 +63,21 @@ SHORT_TIMEOUTS = dict.fromkeys(Command, 0.05)
 def session_for(
     charger: VirtualCharger,
     timeouts: dict[Command, float] = TIMEOUTS,
-    chunk_delay: float = 0,
+    write_interval: float = 0,
+    reply_pause: float = 0,
     **options: Any,
 ) -> ProvisioningSession:
-    """A session wired to the charger's disconnect callback, as the flow does it."""
+    """A session wired to the charger's disconnect callback, as the flow does it.
+
+    Without pacing and with short timeouts, unless asked: the tests of the
+    firmware's timings use the session's defaults, in virtual time.
+    """
     session = ProvisioningSession(
-        charger, timeouts=timeouts, chunk_delay=chunk_delay, **options
+        charger,
+        timeouts=timeouts,
+        write_interval=write_interval,
+        reply_pause=reply_pause,
+        **options,
     )
     charger.set_disconnected_callback(lambda _client: session.connection_lost())
     return session
@@ -117,7 +138,7 @@ async def test_commands_are_sent_in_the_documented_order() -> None:
     assert charger.commands == [str(command) for command in ORDER]
 
 
-async def test_nothing_is_sent_before_set_wifi_info() -> None:
+async def test_nothing_but_the_five_commands_is_sent_and_wifi_comes_first() -> None:
     charger = VirtualCharger()
 
     await provision(charger)
@@ -127,7 +148,7 @@ async def test_nothing_is_sent_before_set_wifi_info() -> None:
         SERIAL, "Home", PASSWORD
     )
     assert charger.garbage == []
-    assert "get_signal_info" not in charger.commands
+    assert charger.commands == [str(command) for command in ORDER]  # nothing else
 
 
 async def test_every_write_is_at_most_20_bytes_and_inside_a_frame() -> None:
@@ -170,23 +191,9 @@ async def test_on_step_is_called_once_per_command_in_order() -> None:
 
 
 async def test_slow_steps_within_their_timeout_succeed() -> None:
-    charger = VirtualCharger(
-        delays={Command.SET_RTK_INFO: 0.05, Command.SET_LORA_INFO: 0.05}
-    )
+    charger = VirtualCharger(timings=FirmwareTimings(rtk_setup=0.05, lora_scan=0.05))
 
     assert await provision(charger) == ProvisioningResult(channel=15)
-
-
-async def test_writes_within_a_frame_are_paced_by_the_chunk_delay() -> None:
-    charger = VirtualCharger()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-
-    result = await provision(charger, chunk_delay=0.005)
-
-    pauses = len(charger.writes) - 5  # none before the first write of a frame
-    assert result.channel == 15
-    assert loop.time() - started >= pauses * 0.005
 
 
 async def test_chunk_size_can_be_chosen() -> None:
@@ -196,10 +203,136 @@ async def test_chunk_size_can_be_chosen() -> None:
     assert all(len(write) <= 8 for write in charger.writes if write != b"ble_start")
 
 
-def test_default_timeouts_cover_the_slow_steps_of_the_firmware() -> None:
-    assert set(STEP_TIMEOUTS) == set(Command)
-    assert STEP_TIMEOUTS[Command.SET_RTK_INFO] > 30
-    assert STEP_TIMEOUTS[Command.SET_LORA_INFO] > 60
+# --- the firmware's timings, played out in virtual time ------------------------------
+
+
+def provision_in_virtual_time(
+    charger: VirtualCharger,
+) -> tuple[ProvisioningResult, float]:
+    """Provision with the session's defaults (timeouts, pacing); the seconds it took."""
+
+    async def session() -> ProvisioningResult:
+        default = ProvisioningSession(charger)
+        charger.set_disconnected_callback(lambda _client: default.connection_lost())
+        return await default.run(SETTINGS)
+
+    return run_in_virtual_time(session())
+
+
+def test_a_charger_that_takes_16_s_to_join_the_wifi_is_waited_for() -> None:
+    # Main once gave set_wifi_info 15 s and blamed provisioning mode.
+    charger = VirtualCharger(timings=FirmwareTimings(wifi_join=16))
+
+    result, _ = provision_in_virtual_time(charger)
+
+    assert result == ProvisioningResult(channel=15)
+    assert charger.committed is not None
+
+
+def test_the_slowest_charger_the_firmware_allows_is_provisioned() -> None:
+    # 55 s to join, 30 s for the RTK receiver, 60 s of LoRa scan, 30 ms between
+    # notifications, 1 s to reboot: every step within its timeout.
+    charger = VirtualCharger(timings=SLOWEST)
+
+    result, elapsed = provision_in_virtual_time(charger)
+
+    assert result == ProvisioningResult(channel=15)
+    assert 55 + 30 + 60 < elapsed < 55 + 30 + 60 + 15
+
+
+@pytest.mark.parametrize(
+    ("step", "firmware_limit"),
+    [
+        (Command.SET_WIFI_INFO, 55),
+        (Command.SET_RTK_INFO, 30),
+        (Command.SET_LORA_INFO, 60),
+    ],
+)
+def test_slow_steps_wait_at_least_60_s_beyond_the_firmware_limit(
+    step: Command, firmware_limit: float
+) -> None:
+    assert STEP_TIMEOUTS[step] >= 60
+    assert STEP_TIMEOUTS[step] > firmware_limit
+
+
+@pytest.mark.parametrize("step", [Command.SET_MQTT_INFO, Command.SET_CFG_INFO])
+def test_immediate_steps_wait_15_s(step: Command) -> None:
+    assert STEP_TIMEOUTS[step] == 15
+
+
+def test_a_join_that_never_succeeds_is_a_failed_wifi_step_not_silence() -> None:
+    charger = VirtualCharger(
+        timings=FirmwareTimings(wifi_give_up=55), results={"set_wifi_info": 1}
+    )
+
+    with pytest.raises(StepFailedError) as err:
+        provision_in_virtual_time(charger)
+
+    assert err.value.step == Command.SET_WIFI_INFO
+    assert charger.commands == ["set_wifi_info"]
+    assert charger.committed is None
+
+
+def test_a_charger_silent_after_set_wifi_info_is_given_up_after_a_minute() -> None:
+    charger = VirtualCharger(silent={Command.SET_WIFI_INFO})
+    gave_up_after: list[float] = []
+
+    async def session() -> None:
+        try:
+            await session_for(charger, timeouts=dict(STEP_TIMEOUTS)).run(SETTINGS)
+        except NoReplyError:
+            gave_up_after.append(asyncio.get_running_loop().time())
+
+    run_in_virtual_time(session())
+
+    assert gave_up_after == [STEP_TIMEOUTS[Command.SET_WIFI_INFO]]
+
+
+def test_writes_are_100_ms_apart() -> None:
+    charger = VirtualCharger()
+
+    provision_in_virtual_time(charger)
+
+    gaps = [b - a for a, b in itertools.pairwise(charger.write_times)]
+    assert WRITE_INTERVAL == 0.1
+    assert min(gaps) == pytest.approx(WRITE_INTERVAL)
+
+
+def test_each_command_waits_1_s_after_the_previous_reply() -> None:
+    charger = VirtualCharger()
+    sent: list[float] = []
+    answered: list[float] = []
+
+    async def session() -> ProvisioningResult:
+        loop = asyncio.get_running_loop()
+        default = ProvisioningSession(charger)
+        charger.set_disconnected_callback(lambda _client: default.connection_lost())
+        original_notify = charger.notify
+
+        async def notify(data: bytes) -> None:
+            await original_notify(data)
+            if data == b"ble_end":
+                answered.append(loop.time())
+
+        charger.notify = notify  # type: ignore[method-assign]
+        return await default.run(
+            SETTINGS, on_step=lambda _command: sent.append(loop.time())
+        )
+
+    run_in_virtual_time(session())
+
+    assert REPLY_PAUSE == 1.0
+    pauses = [start - end for end, start in zip(answered, sent[1:], strict=False)]
+    assert pauses == pytest.approx([REPLY_PAUSE] * 4)
+
+
+def test_provisioning_without_device_delays_takes_the_pacing_only() -> None:
+    charger = VirtualCharger()
+
+    _, elapsed = provision_in_virtual_time(charger)
+
+    pauses = (len(charger.writes) - 5) * WRITE_INTERVAL + 4 * REPLY_PAUSE
+    assert elapsed == pytest.approx(pauses)
 
 
 # --- the charger says no --------------------------------------------------------------
@@ -240,7 +373,7 @@ async def test_no_reply_to_the_first_command_names_set_wifi_info() -> None:
 
 
 async def test_reply_later_than_the_timeout_is_no_reply() -> None:
-    charger = VirtualCharger(delays={Command.SET_RTK_INFO: 5})
+    charger = VirtualCharger(timings=FirmwareTimings(rtk_setup=5))
 
     with pytest.raises(NoReplyError) as err:
         await provision(charger, timeouts=SHORT_TIMEOUTS)
@@ -248,18 +381,44 @@ async def test_reply_later_than_the_timeout_is_no_reply() -> None:
     assert err.value.step == Command.SET_RTK_INFO
 
 
-@pytest.mark.parametrize("value", [None, "15", 15.0, True, -1, 256, {"channel": 15}])
-async def test_lora_reply_without_a_usable_channel_fails(value: Any) -> None:
-    charger = VirtualCharger(assigned_channel=value)
+@pytest.mark.parametrize("shape", list(LoraReply))
+async def test_the_assigned_channel_is_read_from_every_reply_shape(
+    shape: LoraReply,
+) -> None:
+    charger = VirtualCharger(lora_reply=shape, assigned_channel=20)
 
-    with pytest.raises(ProvisioningError) as err:
+    assert await provision(charger) == ProvisioningResult(channel=20)
+    assert charger.committed is not None
+
+
+async def test_result_1_with_a_channel_is_the_charger_picking_another_channel() -> None:
+    # {"result":1,"value":{"addr":718,"channel":20}}: requested 16, stored 20.
+    charger = VirtualCharger(lora_reply=LoraReply.OTHER_CHANNEL, assigned_channel=20)
+
+    result = await provision(charger)
+
+    assert result.channel == 20
+    assert charger.commands == [str(command) for command in ORDER]
+
+
+async def test_a_lora_scan_that_found_no_channel_is_the_antenna_failure() -> None:
+    charger = VirtualCharger(results={Command.SET_LORA_INFO: 1})
+
+    with pytest.raises(StepFailedError) as err:
         await provision(charger)
 
-    assert type(err.value) is ProvisioningError
-    assert err.value.step == Command.SET_LORA_INFO
-    assert "no channel" in str(err.value)
+    assert (err.value.step, err.value.result) == (Command.SET_LORA_INFO, 1)
     assert Command.SET_MQTT_INFO not in charger.commands
-    assert charger.disconnect_calls == 1
+
+
+@pytest.mark.parametrize("value", [None, "15", 15.0, True, -1, 256, {"addr": 718}])
+async def test_a_successful_lora_reply_without_a_usable_channel_leaves_it_unknown(
+    value: Any,
+) -> None:
+    charger = VirtualCharger(lora_reply=LoraReply.INTEGER, assigned_channel=value)
+
+    assert await provision(charger) == ProvisioningResult(channel=None)
+    assert charger.committed is not None
 
 
 @pytest.mark.parametrize("channel", [0, 255])
@@ -324,7 +483,8 @@ async def test_reboot_racing_the_set_cfg_info_timeout_is_success() -> None:
 async def test_silent_reboot_needs_the_disconnect_callback() -> None:
     # Without connection_lost wired, the session cannot tell a reboot from silence.
     charger = VirtualCharger(reply_to_cfg=False)
-    session = ProvisioningSession(charger, timeouts=SHORT_TIMEOUTS, chunk_delay=0)
+    session = session_for(charger, timeouts=SHORT_TIMEOUTS)
+    charger.set_disconnected_callback(None)
 
     with pytest.raises(NoReplyError) as err:
         await session.run(SETTINGS)
@@ -355,7 +515,8 @@ async def test_writes_to_a_dropped_link_are_link_lost_even_without_the_callback(
     None
 ):
     charger = VirtualCharger(lose_link={Command.SET_WIFI_INFO: LinkLoss.AFTER_REPLY})
-    session = ProvisioningSession(charger, timeouts=TIMEOUTS, chunk_delay=0)
+    session = session_for(charger)
+    charger.set_disconnected_callback(None)
 
     with pytest.raises(LinkLostError) as err:
         await session.run(SETTINGS)

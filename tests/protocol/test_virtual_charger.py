@@ -6,6 +6,7 @@ Other tests (and the config flow's) trust it; these pin down its behaviour.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 from bleak.exc import BleakError
@@ -14,10 +15,14 @@ import pytest
 from custom_components.novabot.protocol import FrameAssembler, encode_frame
 from tests.virtual_charger import (
     COMMAND_CHARACTERISTIC,
+    SLOWEST,
     ChargerState,
+    FirmwareTimings,
     LinkLoss,
+    LoraReply,
     VirtualCharger,
 )
+from tests.virtual_time import run_in_virtual_time
 
 WIFI = {
     "set_wifi_info": {
@@ -41,8 +46,8 @@ class Listener:
             self.replies.append(message)
 
 
-async def connected() -> tuple[VirtualCharger, Listener]:
-    charger = VirtualCharger()
+async def connected(**options: Any) -> tuple[VirtualCharger, Listener]:
+    charger = VirtualCharger(**options)
     listener = Listener()
     await charger.start_notify(COMMAND_CHARACTERISTIC, listener)
     return charger, listener
@@ -71,29 +76,146 @@ async def test_commands_are_answered_in_frames_of_20_byte_notifications() -> Non
     assert charger.state is ChargerState.CONFIGURING
 
 
-async def test_lora_reply_carries_the_assigned_channel_and_no_result() -> None:
-    charger, listener = await connected()
+LORA = {"set_lora_info": {"addr": 718, "channel": 16, "hc": 20, "lc": 14}}
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        (LoraReply.INTEGER, {"result": 0, "value": 20}),
+        (LoraReply.NO_RESULT, {"value": 20}),
+        (LoraReply.OBJECT, {"result": 0, "value": {"addr": 718, "channel": 20}}),
+        (
+            LoraReply.OTHER_CHANNEL,
+            {"result": 1, "value": {"addr": 718, "channel": 20}},
+        ),
+    ],
+)
+async def test_lora_reply_has_each_shape_seen_on_real_chargers(
+    shape: LoraReply, message: dict[str, Any]
+) -> None:
+    charger, listener = await connected(lora_reply=shape, assigned_channel=20)
     await send(charger, WIFI)
 
-    await send(
-        charger, {"set_lora_info": {"addr": 718, "channel": 16, "hc": 20, "lc": 14}}
-    )
+    await send(charger, LORA)
 
-    assert listener.replies[-1] == {
-        "type": "set_lora_info_respond",
-        "message": {"value": 15},
-    }
+    assert listener.replies[-1] == {"type": "set_lora_info_respond", "message": message}
+    assert charger.settings["set_lora_info"] == LORA["set_lora_info"]
 
 
-async def test_failing_lora_reply_carries_its_result() -> None:
-    charger, listener = await connected()
-    charger.results["set_lora_info"] = 2
+async def test_a_failed_lora_scan_answers_its_result_without_a_channel() -> None:
+    charger, listener = await connected(results={"set_lora_info": 1})
     await send(charger, WIFI)
 
-    await send(charger, {"set_lora_info": {}})
+    await send(charger, LORA)
 
-    assert listener.replies[-1]["message"] == {"value": 15, "result": 2}
+    assert listener.replies[-1]["message"] == {"result": 1}
     assert "set_lora_info" not in charger.settings
+
+
+def test_each_step_takes_as_long_as_the_firmware() -> None:
+    async def exchange() -> list[tuple[str, float]]:
+        loop = asyncio.get_running_loop()
+        charger, listener = await connected(timings=SLOWEST)
+        answered: list[tuple[str, float]] = []
+        for message in (WIFI, {"set_rtk_info": 0}, LORA):
+            started = loop.time()
+            await send(charger, message)
+            answered.append((listener.replies[-1]["type"], loop.time() - started))
+        return answered
+
+    answered, _ = run_in_virtual_time(exchange())
+
+    # Each reply is 3 to 6 notifications, 30 ms apart.
+    assert [(kind, round(seconds)) for kind, seconds in answered] == [
+        ("set_wifi_info_respond", 55),
+        ("set_rtk_info_respond", 30),
+        ("set_lora_info_respond", 60),
+    ]
+
+
+def test_a_join_that_never_succeeds_is_answered_with_a_failure_when_it_gives_up() -> (
+    None
+):
+    async def exchange() -> tuple[dict[str, Any], float, ChargerState]:
+        charger, listener = await connected(
+            timings=FirmwareTimings(wifi_join=5, wifi_give_up=55),
+            results={"set_wifi_info": 1},
+        )
+        await send(charger, WIFI)
+        return listener.replies[-1], asyncio.get_running_loop().time(), charger.state
+
+    (answer, elapsed, state), _ = run_in_virtual_time(exchange())
+
+    assert answer == reply("set_wifi_info", result=1)
+    assert elapsed == 55
+    assert state is ChargerState.AWAITING_WIFI  # still waiting for good settings
+
+
+def test_notifications_are_30_ms_apart() -> None:
+    async def exchange() -> list[float]:
+        loop = asyncio.get_running_loop()
+        charger = VirtualCharger(timings=SLOWEST)
+        stamps: list[float] = []
+        await charger.start_notify(
+            COMMAND_CHARACTERISTIC, lambda _sender, _data: stamps.append(loop.time())
+        )
+        await send(charger, {"set_rtk_info": 0})  # ignored: no WiFi yet
+        await send(charger, WIFI)
+        return stamps
+
+    stamps, _ = run_in_virtual_time(exchange())
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
+    assert gaps == pytest.approx([0.03] * len(gaps))
+
+
+def test_the_link_drops_a_second_after_set_cfg_info_is_answered() -> None:
+    async def exchange() -> dict[str, float]:
+        loop = asyncio.get_running_loop()
+        moments: dict[str, float] = {}
+        charger = VirtualCharger(
+            timings=FirmwareTimings(reboot=1.0),
+            disconnected_callback=lambda _charger: moments.setdefault(
+                "dropped", loop.time()
+            ),
+        )
+
+        def listener(_sender: Any, data: bytearray) -> None:
+            if bytes(data) == b"ble_end":
+                moments["answered"] = loop.time()
+
+        await charger.start_notify(COMMAND_CHARACTERISTIC, listener)
+        await send(charger, WIFI)
+        await send(charger, {"set_cfg_info": 1})
+        return moments
+
+    moments, _ = run_in_virtual_time(exchange())
+
+    assert moments["dropped"] - moments["answered"] == 1.0
+
+
+async def test_a_message_over_the_1024_byte_receive_buffer_is_dropped() -> None:
+    charger, listener = await connected()
+    padded = {"set_wifi_info": {**WIFI["set_wifi_info"], "pad": "x" * 1024}}
+
+    await send(charger, padded)
+
+    assert listener.replies == []
+    assert charger.received == []
+    assert len(charger.garbage) == 1
+    assert charger.state is ChargerState.AWAITING_WIFI
+
+
+def test_a_query_before_set_wifi_info_blocks_for_a_minute() -> None:
+    async def exchange() -> float:
+        charger, _ = await connected(timings=SLOWEST)
+        await send(charger, {"get_signal_info": 0})
+        return asyncio.get_running_loop().time()
+
+    elapsed, _ = run_in_virtual_time(exchange())
+
+    assert round(elapsed) == 60
 
 
 async def test_query_before_set_wifi_info_springs_the_trap() -> None:
@@ -250,7 +372,7 @@ async def test_failing_write_raises_without_dropping_the_link() -> None:
 
 async def test_disconnect_cancels_pending_replies() -> None:
     charger, listener = await connected()
-    charger.delays["set_wifi_info"] = 60
+    charger.timings = FirmwareTimings(wifi_join=60)
     for chunk in encode_frame(WIFI):
         await charger.write_gatt_char(COMMAND_CHARACTERISTIC, chunk)
 

@@ -2,10 +2,21 @@
 
 A small library with no Home Assistant imports: framing and commands for the
 Bluetooth provisioning session, the status report, the payload cipher of newer
-firmware, and a probe that tells whether a broker admits anonymous clients.
+firmware, and a probe that tells whether a broker admits the charger, both the
+way firmware v0.3.6 logs in (anonymously) and the way v0.4.0 does.
 """
 
-from .broker import ProbeOutcome, ProbeResult, probe_broker
+from .broker import (
+    ANONYMOUS_LOGIN,
+    CHARGER_LOGINS,
+    FIXED_LOGIN,
+    Admission,
+    ChargerLogin,
+    ProbeOutcome,
+    ProbeResult,
+    probe_broker,
+    probe_charger_logins,
+)
 from .commands import (
     Command,
     InputError,
@@ -49,10 +60,15 @@ from .provision import (
 from .status import ChargerStatus, parse_status
 
 __all__ = [
+    "ANONYMOUS_LOGIN",
+    "CHARGER_LOGINS",
     "COMMAND_CHARACTERISTIC",
+    "FIXED_LOGIN",
     "SERVICE_UUID",
     "STATUS_TOPIC_FILTER",
+    "Admission",
     "BleClient",
+    "ChargerLogin",
     "ChargerStatus",
     "Command",
     "FrameAssembler",
@@ -85,6 +101,7 @@ __all__ = [
     "parse_reply",
     "parse_status",
     "probe_broker",
+    "probe_charger_logins",
     "serial_number_from_topic",
     "status_topic",
 ]

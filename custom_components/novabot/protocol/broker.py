@@ -1,4 +1,10 @@
-"""Ask a broker whether it admits a client without credentials, as the charger is."""
+"""Ask a broker whether it admits the charger, the two ways chargers log in.
+
+Firmware v0.3.6 connects without a username or password; v0.4.0 and later log
+in with a fixed login that is the same for every charger. A charger can be
+updated from one to the other at any time, so a broker is fit for direct mode
+only when it admits both.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +23,33 @@ DISCONNECT = b"\xe0\x00"
 RC_BAD_CREDENTIALS = 4
 RC_NOT_AUTHORISED = 5
 
+_CLEAN_SESSION = 0x02
+_PASSWORD_FLAG = 0x40
+_USERNAME_FLAG = 0x80
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerLogin:
+    """How one firmware generation logs in to its broker."""
+
+    firmware: str
+    username: str | None = None
+    password: str | None = None
+
+
+ANONYMOUS_LOGIN = ChargerLogin(firmware="v0.3.6")
+# The same for every charger and public knowledge (it is in the firmware), so
+# no more secret than anonymous access.
+FIXED_LOGIN = ChargerLogin(
+    firmware="v0.4.0",
+    username="li9hep19",
+    password="jzd4wac6",  # noqa: S106 - a published constant, not a secret
+)
+CHARGER_LOGINS: tuple[ChargerLogin, ...] = (ANONYMOUS_LOGIN, FIXED_LOGIN)
+
 
 class ProbeOutcome(StrEnum):
-    """What the broker did with an anonymous MQTT 3.1.1 CONNECT."""
+    """What the broker did with an MQTT 3.1.1 CONNECT."""
 
     ACCEPTED = "accepted"
     REFUSED = "refused"
@@ -37,10 +67,48 @@ class ProbeResult:
 
     @property
     def login_required(self) -> bool:
-        """Refused for lack of credentials (the Mosquitto add-on answers 5)."""
+        """Refused for lack of (known) credentials (the Mosquitto add-on answers 5)."""
         return self.outcome is ProbeOutcome.REFUSED and self.return_code in (
             RC_BAD_CREDENTIALS,
             RC_NOT_AUTHORISED,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """How a broker treats each way a charger logs in."""
+
+    results: dict[ChargerLogin, ProbeResult]
+
+    @property
+    def admits_every_charger(self) -> bool:
+        """Both firmware generations get in: safe for direct mode."""
+        return all(
+            result.outcome is ProbeOutcome.ACCEPTED for result in self.results.values()
+        )
+
+    @property
+    def refused_logins(self) -> tuple[ChargerLogin, ...]:
+        """The logins the broker turns away for want of credentials it knows."""
+        return tuple(
+            login for login, result in self.results.items() if result.login_required
+        )
+
+    @property
+    def failure(self) -> ProbeResult | None:
+        """A result that is neither a welcome nor a request for a login.
+
+        Nothing listens, something that is not MQTT answers, or the broker
+        refuses for another reason: no gateway can help with that.
+        """
+        return next(
+            (
+                result
+                for result in self.results.values()
+                if result.outcome is not ProbeOutcome.ACCEPTED
+                and not result.login_required
+            ),
+            None,
         )
 
 
@@ -58,21 +126,32 @@ def _remaining_length(length: int) -> bytes:
             return bytes(encoded)
 
 
-def connect_packet(client_id: str) -> bytes:
-    """An MQTT 3.1.1 CONNECT with a clean session and no username or password."""
+def connect_packet(client_id: str, login: ChargerLogin = ANONYMOUS_LOGIN) -> bytes:
+    """An MQTT 3.1.1 CONNECT with a clean session, logging in like ``login``."""
+    flags = _CLEAN_SESSION
+    payload = _utf8_field(client_id)
+    if login.username is not None:
+        flags |= _USERNAME_FLAG
+        payload += _utf8_field(login.username)
+    if login.password is not None:
+        flags |= _PASSWORD_FLAG
+        payload += _utf8_field(login.password)
     variable_header = (
         _utf8_field("MQTT")
-        + bytes([4, 0x02])  # protocol level 3.1.1, flags: clean session only
+        + bytes([4, flags])  # protocol level 3.1.1
         + KEEPALIVE_SECONDS.to_bytes(2, "big")
     )
-    body = variable_header + _utf8_field(client_id)
+    body = variable_header + payload
     return bytes([0x10]) + _remaining_length(len(body)) + body
 
 
 async def probe_broker(
-    host: str, port: int, timeout: float = PROBE_TIMEOUT
+    host: str,
+    port: int,
+    login: ChargerLogin = ANONYMOUS_LOGIN,
+    timeout: float = PROBE_TIMEOUT,
 ) -> ProbeResult:
-    """Connect to ``host:port`` like the charger would and report what happened."""
+    """Connect to ``host:port`` as a charger logging in like ``login`` would."""
     client_id = f"novabot-probe-{secrets.token_hex(4)}"
     try:
         async with asyncio.timeout(timeout):
@@ -84,7 +163,7 @@ async def probe_broker(
             ProbeOutcome.UNREACHABLE, detail=str(err) or type(err).__name__
         )
     try:
-        writer.write(connect_packet(client_id))
+        writer.write(connect_packet(client_id, login))
         async with asyncio.timeout(timeout):
             await writer.drain()
             connack = await reader.readexactly(4)
@@ -99,6 +178,16 @@ async def probe_broker(
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+
+
+async def probe_charger_logins(
+    host: str, port: int, timeout: float = PROBE_TIMEOUT
+) -> Admission:
+    """Probe ``host:port`` with every way a charger logs in, side by side."""
+    results = await asyncio.gather(
+        *(probe_broker(host, port, login, timeout) for login in CHARGER_LOGINS)
+    )
+    return Admission(dict(zip(CHARGER_LOGINS, results, strict=True)))
 
 
 def _parse_connack(connack: bytes, writer: asyncio.StreamWriter) -> ProbeResult:

@@ -17,8 +17,13 @@ LORA_CHANNEL = 16
 LORA_HIGH_CHANNEL = 20
 LORA_LOW_CHANNEL = 14
 DEFAULT_MQTT_PORT = 1883
+MIN_SSID_BYTES = 2  # the firmware ignores a one-byte SSID
 MAX_SSID_BYTES = 32
 MAX_MQTT_HOST_BYTES = 29  # a 30-byte slot on the charger, NUL-terminated
+MAX_CHANNEL = 255
+# Names that resolve only inside Home Assistant's own containers (the Mosquitto
+# add-on is "core-mosquitto"): the charger on the LAN cannot reach them.
+_CONTAINER_HOST = re.compile(r"^core-mosquitto$|\.local\.hass\.io$", re.IGNORECASE)
 
 _HEX_PASSWORD = re.compile(r"[0-9A-Fa-f]{64}")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -48,6 +53,7 @@ class InputError(StrEnum):
     SERIAL_NUMBER_PREFIX = "serial_number_prefix"
     SERIAL_NUMBER_CHARACTERS = "serial_number_characters"
     SSID_EMPTY = "ssid_empty"
+    SSID_TOO_SHORT = "ssid_too_short"
     SSID_TOO_LONG = "ssid_too_long"
     PASSWORD_LENGTH = "password_length"
     PASSWORD_CHARACTERS = "password_characters"
@@ -55,6 +61,7 @@ class InputError(StrEnum):
     MQTT_HOST_TOO_LONG = "mqtt_host_too_long"
     MQTT_HOST_SCHEME = "mqtt_host_scheme"
     MQTT_HOST_SPACES = "mqtt_host_spaces"
+    MQTT_HOST_CONTAINER = "mqtt_host_container"
     MQTT_PORT_RANGE = "mqtt_port_range"
 
 
@@ -69,9 +76,11 @@ def normalize_serial_number(value: str) -> str:
 
 
 def validate_ssid(value: str) -> str:
-    """An SSID is 1..32 bytes of UTF-8."""
+    """An SSID is 2..32 bytes of UTF-8 (the firmware ignores a one-byte SSID)."""
     if not value:
         raise InvalidInputError("ssid", InputError.SSID_EMPTY)
+    if len(value.encode()) < MIN_SSID_BYTES:
+        raise InvalidInputError("ssid", InputError.SSID_TOO_SHORT)
     if len(value.encode()) > MAX_SSID_BYTES:
         raise InvalidInputError("ssid", InputError.SSID_TOO_LONG)
     return value
@@ -99,6 +108,8 @@ def validate_mqtt_host(value: str) -> str:
         raise InvalidInputError("mqtt_host", InputError.MQTT_HOST_SPACES)
     if len(host.encode()) > MAX_MQTT_HOST_BYTES:
         raise InvalidInputError("mqtt_host", InputError.MQTT_HOST_TOO_LONG)
+    if _CONTAINER_HOST.search(host):
+        raise InvalidInputError("mqtt_host", InputError.MQTT_HOST_CONTAINER)
     return host
 
 
@@ -216,6 +227,33 @@ class Reply:
     def ok(self) -> bool:
         """Result 0 (or no result at all) means success."""
         return self.result == 0
+
+
+def assigned_channel(reply: Reply) -> int | None:
+    """The LoRa channel in a ``set_lora_info`` reply, whichever shape it has.
+
+    Real chargers answer with the channel as the value (``15``) or inside an
+    object (``{"addr": 718, "channel": 17}``); ``None`` when there is none.
+    """
+    value = reply.value
+    if isinstance(value, Mapping):
+        value = value.get("channel")
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= MAX_CHANNEL else None
+
+
+def step_succeeded(command: Command, reply: Reply) -> bool:
+    """Whether the charger carried out a provisioning step.
+
+    Result 0 (or none) is success. ``set_lora_info`` is the exception: a reply
+    that carries a channel succeeded whatever its result, because the charger
+    stored that channel (it says 1 when it picked another than the one asked
+    for); only a non-zero result without a channel means its scan failed.
+    """
+    if command is Command.SET_LORA_INFO and assigned_channel(reply) is not None:
+        return True
+    return reply.ok
 
 
 def parse_reply(message: Mapping[str, Any]) -> Reply:

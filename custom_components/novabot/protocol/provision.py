@@ -13,16 +13,12 @@ from .commands import (
     Command,
     ProvisioningSettings,
     Reply,
+    assigned_channel,
     parse_reply,
     provisioning_commands,
+    step_succeeded,
 )
-from .errors import (
-    LinkLostError,
-    NoReplyError,
-    NovabotError,
-    ProvisioningError,
-    StepFailedError,
-)
+from .errors import LinkLostError, NoReplyError, NovabotError, StepFailedError
 from .framing import DEFAULT_CHUNK_SIZE, FrameAssembler, encode_frame
 
 if TYPE_CHECKING:
@@ -33,18 +29,21 @@ _LOGGER = logging.getLogger(__name__)
 SERVICE_UUID = "00001234-0000-1000-8000-00805f9b34fb"
 COMMAND_CHARACTERISTIC = "00002222-0000-1000-8000-00805f9b34fb"
 
-# How long the firmware may take to answer each command, with some margin:
-# the RTK receiver takes up to ~30 s, the LoRa channel scan up to ~60 s.
+# How long to wait for each reply: the firmware's own limit plus a margin.
+# set_wifi_info is answered only once the charger has joined the network (or
+# has given up, after 55 s); the RTK receiver takes up to 30 s; the LoRa scan
+# up to 60 s. The last two steps are answered at once.
 STEP_TIMEOUTS: Mapping[Command, float] = {
-    Command.SET_WIFI_INFO: 15.0,
-    Command.SET_RTK_INFO: 40.0,
-    Command.SET_LORA_INFO: 70.0,
+    Command.SET_WIFI_INFO: 65.0,
+    Command.SET_RTK_INFO: 60.0,
+    Command.SET_LORA_INFO: 75.0,
     Command.SET_MQTT_INFO: 15.0,
     Command.SET_CFG_INFO: 15.0,
 }
-CHUNK_DELAY = (
-    0.03  # the vendor app's pause between writes; the charger's buffer is small
-)
+# The pace of the community tools that provision real chargers, also through
+# ESPHome Bluetooth proxies: 100 ms between writes, 1 s after each reply.
+WRITE_INTERVAL = 0.1
+REPLY_PAUSE = 1.0
 
 
 class BleClient(Protocol):
@@ -66,9 +65,13 @@ class BleClient(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ProvisioningResult:
-    """What a successful session leaves behind."""
+    """What a successful session leaves behind.
 
-    channel: int
+    ``channel`` is the LoRa channel the charger stored; ``None`` when its reply
+    to ``set_lora_info`` succeeded without naming one.
+    """
+
+    channel: int | None
 
 
 class ProvisioningSession:
@@ -84,12 +87,14 @@ class ProvisioningSession:
         *,
         timeouts: Mapping[Command, float] = STEP_TIMEOUTS,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        chunk_delay: float = CHUNK_DELAY,
+        write_interval: float = WRITE_INTERVAL,
+        reply_pause: float = REPLY_PAUSE,
     ) -> None:
         self._client = client
         self._timeouts = timeouts
         self._chunk_size = chunk_size
-        self._chunk_delay = chunk_delay
+        self._write_interval = write_interval
+        self._reply_pause = reply_pause
         self._assembler = FrameAssembler()
         self._awaiting: tuple[str, asyncio.Future[Reply]] | None = None
         self._link_lost = False
@@ -105,23 +110,28 @@ class ProvisioningSession:
         settings: ProvisioningSettings,
         on_step: Callable[[Command], None] | None = None,
     ) -> ProvisioningResult:
-        """Send the five commands; return the LoRa channel the charger assigned."""
+        """Send the five commands; return the LoRa channel the charger assigned.
+
+        Nothing else is sent: a query before ``set_wifi_info`` would make the
+        charger leave provisioning mode.
+        """
         channel: int | None = None
         try:
             await self._client.start_notify(COMMAND_CHARACTERISTIC, self._notified)
-            for command, message in provisioning_commands(settings):
+            for index, (command, message) in enumerate(provisioning_commands(settings)):
+                if index and self._reply_pause:
+                    await asyncio.sleep(self._reply_pause)
                 if on_step:
                     on_step(command)
                 reply = await self._exchange(command, message)
                 if reply is None:  # the charger rebooted after committing
                     break
-                if not reply.ok:
+                if not step_succeeded(command, reply):
                     raise StepFailedError(command, reply.result)
                 if command is Command.SET_LORA_INFO:
-                    channel = _assigned_channel(reply)
+                    channel = assigned_channel(reply)
         finally:
             await self._disconnect()
-        assert channel is not None  # set by the LoRa step, or an error was raised
         return ProvisioningResult(channel=channel)
 
     async def _exchange(
@@ -159,8 +169,8 @@ class ProvisioningSession:
         for index, chunk in enumerate(encode_frame(message, self._chunk_size)):
             if self._link_lost:
                 raise LinkLostError(command)
-            if index and self._chunk_delay:
-                await asyncio.sleep(self._chunk_delay)
+            if index and self._write_interval:
+                await asyncio.sleep(self._write_interval)
             try:
                 await self._client.write_gatt_char(
                     COMMAND_CHARACTERISTIC, chunk, response=False
@@ -195,14 +205,3 @@ class ProvisioningSession:
 
 class _LinkDroppedError(Exception):
     """Internal: the link dropped while a reply was awaited."""
-
-
-def _assigned_channel(reply: Reply) -> int:
-    channel = reply.value
-    if (
-        isinstance(channel, bool)
-        or not isinstance(channel, int)
-        or not 0 <= channel <= 255
-    ):
-        raise ProvisioningError(Command.SET_LORA_INFO, "reply carries no channel")
-    return channel

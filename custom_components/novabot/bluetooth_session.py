@@ -1,0 +1,97 @@
+"""The Bluetooth session with a charger, through Home Assistant's Bluetooth stack.
+
+Home Assistant picks the adapter or ESPHome proxy that hears the charger best
+(``bleak_retry_connector`` over its connectors); the protocol library sends the
+five commands. Failures become the form error the user sees.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bleak.exc import BleakError
+from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
+from homeassistant.components import bluetooth
+
+from .const import LOGGER
+from .protocol import (
+    Command,
+    LinkLostError,
+    NoReplyError,
+    ProvisioningError,
+    ProvisioningSession,
+    StepFailedError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bleak import BleakClient
+    from homeassistant.core import HomeAssistant
+
+    from .protocol import ProvisioningSettings
+
+# Which form error explains a failed step; the vendor app says the same.
+STEP_FAILURES: dict[str, str] = {
+    Command.SET_WIFI_INFO: "wifi_join_failed",
+    Command.SET_MQTT_INFO: "network_step_failed",
+    Command.SET_RTK_INFO: "antenna_step_failed",
+    Command.SET_LORA_INFO: "antenna_step_failed",
+}
+
+
+class ProvisioningFailedError(Exception):
+    """The Bluetooth session failed; ``error`` is the form error to show."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+async def async_provision(
+    hass: HomeAssistant,
+    address: str,
+    settings: ProvisioningSettings,
+    on_step: Callable[[str], None],
+) -> int | None:
+    """Connect to the charger at ``address`` and provision it with ``settings``.
+
+    ``on_step`` hears ``"connect"``, then each command as it is sent. Returns
+    the LoRa channel the charger stored (``None`` if it did not say).
+    """
+    on_step("connect")
+    # Resolved now, not at discovery: the best adapter or proxy may have changed.
+    device = bluetooth.async_ble_device_from_address(hass, address, connectable=True)
+    if device is None:
+        raise ProvisioningFailedError("device_not_found")
+    session: ProvisioningSession | None = None
+
+    def link_lost(_client: BleakClient) -> None:
+        if session:
+            session.connection_lost()
+
+    try:
+        client = await establish_connection(
+            BleakClientWithServiceCache, device, device.name or address, link_lost
+        )
+    except (BleakError, TimeoutError) as err:
+        LOGGER.debug("Could not connect to %s: %s", address, err)
+        raise ProvisioningFailedError("cannot_connect") from err
+    session = ProvisioningSession(client)
+    try:
+        result = await session.run(settings, on_step)
+    except StepFailedError as err:
+        raise ProvisioningFailedError(
+            STEP_FAILURES.get(err.step, "provisioning_failed")
+        ) from err
+    except NoReplyError as err:
+        # Silent for a minute after the first command: it is not listening.
+        first = err.step == Command.SET_WIFI_INFO
+        raise ProvisioningFailedError(
+            "not_in_provisioning_mode" if first else "no_reply"
+        ) from err
+    except LinkLostError as err:
+        raise ProvisioningFailedError("link_lost") from err
+    except ProvisioningError as err:
+        raise ProvisioningFailedError("provisioning_failed") from err
+    return result.channel
