@@ -79,7 +79,7 @@ from .flow_helpers import (
     suggested_values,
     wait_for,
 )
-from .virtual_charger import FirmwareTimings, LinkLoss
+from .virtual_charger import FirmwareTimings, LinkLoss, LoraReply
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
@@ -1260,6 +1260,102 @@ async def test_retry_in_gateway_mode_admits_the_charger_again_before_letting_go(
     hass.config_entries.flow.async_abort(flow_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert gateway.in_use == 0
+
+
+# --- What real chargers do (docs/charger-protocol.md) ----------------------------------
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_a_failed_wifi_join_names_the_network_and_commits_nothing(
+    hass: HomeAssistant,
+    radio: FakeRadio,
+    open_broker: Mosquitto,
+    watcher: FlowWatcher,
+) -> None:
+    charger = radio.queue(results={"set_wifi_info": 1})
+    result = await start_bluetooth_flow(hass)
+
+    result = await provision(
+        hass, watcher, result["flow_id"], settings_input(open_broker.port)
+    )
+
+    assert result["errors"] == {"base": "wifi_join_failed"}
+    assert result["description_placeholders"] == {"ssid": SSID}
+    assert rendered(result).count(SSID) == 2
+    assert charger.commands == ["set_wifi_info"]
+    assert charger.committed is None
+
+
+def test_the_wifi_step_says_it_can_take_up_to_a_minute() -> None:
+    assert "up to a minute" in STRINGS["config"]["progress"]["set_wifi_info"]
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_a_broker_with_a_password_file_sends_the_charger_through_the_gateway(
+    hass: HomeAssistant,
+    radio: FakeRadio,
+    mosquitto_factory: MosquittoFactory,
+    gateway: GatewayStandIn,
+    watcher: FlowWatcher,
+) -> None:
+    """Anonymous clients are welcome, the v0.4.0 login is not: direct mode would
+    lock the charger out after its next update."""
+    broker = mosquitto_factory(allow_anonymous=True, users={"homeassistant": "pw"})
+    result = await start_bluetooth_flow(hass)
+
+    result = await submit(hass, watcher, result["flow_id"], settings_input(broker.port))
+
+    assert result["step_id"] == "gateway"
+    assert result["description_placeholders"]["firmware"] == "v0.4.0"
+    assert "would refuse chargers with firmware v0.4.0:" in rendered(result)
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_a_charger_that_names_no_channel_is_stored_without_one(
+    hass: HomeAssistant,
+    radio: FakeRadio,
+    open_broker: Mosquitto,
+    watcher: FlowWatcher,
+) -> None:
+    radio.queue(assigned_channel=None)
+    result = await start_bluetooth_flow(hass)
+    flow_id = result["flow_id"]
+    await provision(hass, watcher, flow_id, settings_input(open_broker.port))
+
+    result = await claim(hass, watcher, flow_id)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["charger_channel"] is None
+
+
+@pytest.mark.parametrize(
+    ("shape", "channel"),
+    [
+        (LoraReply.INTEGER, 15),
+        (LoraReply.NO_RESULT, 15),
+        (LoraReply.OBJECT, 17),
+        (LoraReply.OTHER_CHANNEL, 20),
+    ],
+)
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_the_channel_the_charger_stored_is_kept_whatever_its_reply_shape(
+    hass: HomeAssistant,
+    radio: FakeRadio,
+    open_broker: Mosquitto,
+    watcher: FlowWatcher,
+    *,
+    shape: LoraReply,
+    channel: int,
+) -> None:
+    radio.queue(lora_reply=shape, assigned_channel=channel)
+    result = await start_bluetooth_flow(hass)
+    flow_id = result["flow_id"]
+    await provision(hass, watcher, flow_id, settings_input(open_broker.port))
+
+    result = await claim(hass, watcher, flow_id)
+
+    assert result["data"]["charger_channel"] == channel
 
 
 # --- Claim window -----------------------------------------------------------------------

@@ -22,7 +22,11 @@ from homeassistant.helpers import (
 import pytest
 
 from custom_components.novabot.config_flow import NovabotConfigFlow
-from custom_components.novabot.const import CONF_STALE_TIMEOUT, DOMAIN
+from custom_components.novabot.const import (
+    CONF_STALE_TIMEOUT,
+    DEFAULT_STALE_TIMEOUT,
+    DOMAIN,
+)
 from custom_components.novabot.coordinator import CLAIMED_STATUS
 from custom_components.novabot.protocol import ChargerStatus, PayloadCodec
 from custom_components.novabot.protocol.framing import encode_json
@@ -413,6 +417,48 @@ async def test_charger_that_never_answers_the_firmware_query_is_fine(
     assert coordinator_of(entry).firmware_version is None
     assert none_unavailable(hass)
     assert warnings_or_errors(caplog) == []
+
+
+async def test_firmware_version_is_read_from_the_system_and_version_reply(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    await setup_entry(hass)
+    await send(hass, report())
+    reply = encode_json(
+        {
+            "type": "ota_version_info_respond",
+            "message": {
+                "result": 0,
+                "value": {"system": "v0.0.1", "version": "v0.4.0"},
+            },
+        }
+    )
+
+    await send(hass, reply)
+
+    assert device(hass).sw_version == "v0.4.0"
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_firmware_version_is_asked_again_when_a_silent_charger_returns(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    freezer: FrozenDateTimeFactory,
+    encrypted: bool,
+) -> None:
+    """A charger that went quiet may have been updated (v0.3.6 -> v0.4.0)."""
+    await setup_entry(hass)
+    await send(hass, report())
+    await move_time(hass, freezer, DEFAULT_STALE_TIMEOUT + 1)
+
+    # It comes back encrypting: v0.4.0 now. The query goes out as it speaks.
+    await send(hass, report(encrypt_for=SERIAL if encrypted else None))
+    await send(hass, report(encrypt_for=SERIAL if encrypted else None))
+
+    first, second = firmware_queries(mqtt_mock)
+    assert first == FIRMWARE_QUERY
+    expected = PayloadCodec(SERIAL).encrypt(FIRMWARE_QUERY) if encrypted else first
+    assert second == expected
 
 
 # --- Availability -------------------------------------------------------------

@@ -44,6 +44,10 @@ from custom_components.novabot.gateway import (
     connection,
     limits,
 )
+from custom_components.novabot.protocol import CHARGER_LOGINS, ChargerLogin
+from custom_components.novabot.protocol.broker import (
+    connect_packet as charger_connect_packet,
+)
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -340,6 +344,35 @@ async def test_charger_report_is_relayed_byte_for_byte(
         (STATUS, b"", 0, False),
     ]
     assert isinstance(relayed_up(mqtt_mock)[0][1], bytes)
+
+
+@pytest.mark.parametrize("login", CHARGER_LOGINS, ids=lambda login: login.firmware)
+async def test_both_ways_chargers_log_in_are_admitted(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, raw: Any, login: ChargerLogin
+) -> None:
+    """Anonymous (v0.3.6) and the fixed login (v0.4.0) alike."""
+    client = await raw()
+
+    await client.send(charger_connect_packet(CLIENT_ID, login))
+    async with asyncio.timeout(5):
+        assert await client.reader.readexactly(4) == b"\x20\x02\x00\x00"
+    await client.send(publish_packet(STATUS, REPORT))
+
+    await wait_until(lambda: relayed_up(mqtt_mock) == [(STATUS, REPORT, 0, False)])
+
+
+@pytest.mark.parametrize("login", CHARGER_LOGINS, ids=lambda login: login.firmware)
+async def test_a_charger_that_half_closes_right_after_connect_gets_its_connack(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, raw: Any, login: ChargerLogin
+) -> None:
+    """Stock chargers send FIN right after CONNECT; the gateway still answers."""
+    client = await raw()
+
+    await client.send(charger_connect_packet(CLIENT_ID, login))
+    client.writer.write_eof()
+
+    assert (await client.wait_closed_by_peer()).startswith(b"\x20\x02\x00\x00")
+    assert counters(hass)["dropped"] == {}
 
 
 async def test_command_reaches_the_charger(

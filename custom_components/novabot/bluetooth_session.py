@@ -18,7 +18,6 @@ from .protocol import (
     Command,
     LinkLostError,
     NoReplyError,
-    ProvisioningError,
     ProvisioningSession,
     StepFailedError,
 )
@@ -92,6 +91,4 @@ async def async_provision(
         ) from err
     except LinkLostError as err:
         raise ProvisioningFailedError("link_lost") from err
-    except ProvisioningError as err:
-        raise ProvisioningFailedError("provisioning_failed") from err
     return result.channel

@@ -135,7 +135,6 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         self._report_accepted()
         if status != self.data:
             self.async_set_updated_data(status)
-        self._ask_firmware_version()
 
     def _report_accepted(self) -> None:
         # Offline after an earlier report means the charger went silent.
@@ -150,8 +149,10 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             self.online = True
             if returning:
                 LOGGER.info("Charger %s is reporting again", self.serial_number)
+                self._firmware_asked = False  # it may have been updated meanwhile
             ir.async_delete_issue(self.hass, DOMAIN, self.repair_issue_id)
             self.async_update_listeners()
+        self._ask_firmware_version()
 
     def _watch_for_silence(self) -> None:
         if self._cancel_stale:

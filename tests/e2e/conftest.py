@@ -56,19 +56,26 @@ SIMULATOR_CLIENT_ID = "ESP32_1a2b3c"  # the simulator's default
 
 @dataclass(frozen=True, slots=True)
 class Mode:
-    """A broker set-up and how the charger reaches it."""
+    """A broker set-up and how the charger reaches it.
+
+    With a password file, Home Assistant logs in, and the broker refuses the
+    chargers' fixed login (firmware v0.4.0) it does not know: gateway mode.
+    """
 
     name: str
-    login_required: bool
+    allow_anonymous: bool
+    password_file: bool
 
     @property
     def gateway(self) -> bool:
-        """The charger cannot log in: a broker that wants logins means the gateway."""
-        return self.login_required
+        """A broker that would refuse either way chargers log in means the gateway."""
+        return self.password_file or not self.allow_anonymous
 
 
-ADDON = Mode("addon", login_required=True)
-ANONYMOUS = Mode("anonymous", login_required=False)
+ADDON = Mode("addon", allow_anonymous=False, password_file=True)
+ANONYMOUS = Mode("anonymous", allow_anonymous=True, password_file=False)
+# A self-run Mosquitto that admits anonymous clients, with a password file.
+PASSWORD_FILE = Mode("password_file", allow_anonymous=True, password_file=True)
 
 
 @pytest.fixture(params=[ADDON, ANONYMOUS], ids=lambda mode: mode.name)
@@ -82,8 +89,8 @@ def mode(request: pytest.FixtureRequest) -> Mode:
 def broker(mode: Mode, socket_enabled: None) -> Iterator[Mosquitto]:
     """Mosquitto on a free port of 127.0.0.1, stopped after the test."""
     broker = Mosquitto(
-        allow_anonymous=not mode.login_required,
-        users={MQTT_USER: MQTT_PASSWORD} if mode.login_required else None,
+        allow_anonymous=mode.allow_anonymous,
+        users={MQTT_USER: MQTT_PASSWORD} if mode.password_file else None,
     )
     try:
         yield broker.start()
@@ -122,7 +129,7 @@ async def mqtt_entry(
     timer, task or connection outlives the test.
     """
     data: dict[str, Any] = {"broker": HOST, "port": broker.port, "protocol": "5"}
-    if mode.login_required:
+    if mode.password_file:
         data |= {"username": MQTT_USER, "password": MQTT_PASSWORD}
     entry = MockConfigEntry(
         domain=mqtt.DOMAIN, title=HOST, data=data, version=2, minor_version=1

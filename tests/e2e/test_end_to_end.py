@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.novabot.const import DOMAIN
 from custom_components.novabot.gateway import async_get_gateway_diagnostics
-from custom_components.novabot.protocol import PayloadCodec, ProbeOutcome, probe_broker
+from custom_components.novabot.protocol import PayloadCodec, probe_charger_logins
 
 from ..common import ENABLED_KEYS, SERIAL, STATUS_TOPIC, states
 from ..flow_helpers import (
@@ -34,7 +34,15 @@ from ..flow_helpers import (
     charger_service_info,
     wait_for,
 )
-from .conftest import HOST, SIMULATOR_CLIENT_ID, STALE_TIMEOUT, Mode
+from .conftest import (
+    ADDON,
+    ANONYMOUS,
+    HOST,
+    PASSWORD_FILE,
+    SIMULATOR_CLIENT_ID,
+    STALE_TIMEOUT,
+    Mode,
+)
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -212,10 +220,14 @@ async def test_broker_restart_recovers_without_a_reload(
     assert charger_entry.runtime_data is coordinator  # recovered, not reloaded
     if mode.gateway:
         # Still the same connection: the charger never noticed the outage.
+        # (Its first connection was the half-closed CONNECT stock chargers make.)
         assert gateway_clients(hass) == [SIMULATOR_CLIENT_ID]
-        assert gateway_connections(hass) == connections == 1
+        assert gateway_connections(hass) == connections == 2
 
 
+@pytest.mark.parametrize(
+    "mode", [ADDON, ANONYMOUS, PASSWORD_FILE], ids=lambda mode: mode.name
+)
 @pytest.mark.usefixtures("mqtt_entry")
 async def test_config_flow_picks_the_mode_and_claims_the_charger(
     hass: HomeAssistant,
@@ -228,16 +240,15 @@ async def test_config_flow_picks_the_mode_and_claims_the_charger(
 ) -> None:
     """The whole first-time story, only the Bluetooth radio simulated.
 
-    The broker check refuses (addon) or admits (anonymous) an anonymous client,
-    so the flow opens the gateway or points the charger straight at the broker;
-    the charger is provisioned over (virtual) Bluetooth, comes up on MQTT, its
-    first report is claimed, and the entry it creates shows the reports.
+    The broker admits both ways chargers log in (anonymous), or would refuse
+    one of them (addon: both; password_file: the v0.4.0 login), so the flow
+    points the charger straight at the broker or opens the gateway; the charger
+    is provisioned over (virtual) Bluetooth, comes up on MQTT (as firmware
+    v0.4.0 behind a password file), its first report is claimed, and the entry
+    it creates shows the reports.
     """
-    probe = await probe_broker(HOST, broker.port)
-    assert probe.outcome is (
-        ProbeOutcome.REFUSED if mode.login_required else ProbeOutcome.ACCEPTED
-    )
-    assert probe.login_required is mode.login_required
+    admission = await probe_charger_logins(HOST, broker.port)
+    assert admission.admits_every_charger is not mode.gateway
 
     watcher = FlowWatcher(hass, DOMAIN)
     try:
@@ -261,6 +272,10 @@ async def test_config_flow_picks_the_mode_and_claims_the_charger(
             assert result["description_placeholders"]["gateway_port"] == str(
                 charger_port
             )
+            # Which firmware the broker would have refused, in one sentence.
+            assert result["description_placeholders"]["firmware"] == (
+                "v0.4.0" if mode.allow_anonymous else "v0.3.6, v0.4.0"
+            )
             result = await hass.config_entries.flow.async_configure(flow_id, {})
         assert result["type"] is FlowResultType.SHOW_PROGRESS
         assert result["step_id"] == "provision"
@@ -272,7 +287,7 @@ async def test_config_flow_picks_the_mode_and_claims_the_charger(
             "addr": HOST,
             "port": charger_port,
         }
-        await simulator(charger_port)
+        await simulator(charger_port, *(["--encrypt"] if mode.password_file else []))
         result = await watcher.next_step(flow_id, timeout=15)
     finally:
         watcher.close()
