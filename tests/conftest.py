@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     )
 
 
-pytest_plugins = ["tests.mosquitto"]
+pytest_plugins = ["tests.mosquitto", "tests.virtual_proxy"]
 
 
 @pytest.fixture(autouse=True)

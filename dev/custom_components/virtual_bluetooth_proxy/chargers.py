@@ -1,0 +1,88 @@
+"""Chargers described in YAML: firmware timing presets and misbehaviour options.
+
+Each option maps onto a :class:`VirtualCharger` argument of the same name, so
+what ``tests/virtual_charger.py`` documents holds here.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.const import CONF_ADDRESS
+from homeassistant.helpers import config_validation as cv
+import probatio as vol
+
+from tests.virtual_charger import (
+    DEFAULT_CHANNEL,
+    INSTANT,
+    SLOWEST,
+    FirmwareTimings,
+    LoraReply,
+    VirtualCharger,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+CONF_RSSI: Final = "rssi"
+CONF_TIMINGS: Final = "timings"
+CONF_ASSIGNED_CHANNEL: Final = "assigned_channel"
+CONF_LORA_REPLY: Final = "lora_reply"
+CONF_RESULTS: Final = "results"
+CONF_SILENT: Final = "silent"
+
+# A few seconds per step: a person watching the setup dialog sees each one.
+DEMO: Final = FirmwareTimings(
+    wifi_join=4.0,
+    wifi_give_up=10.0,
+    rtk_setup=3.0,
+    lora_scan=5.0,
+    signal_measurement=3.0,
+    reboot=1.0,
+    notification_interval=0.03,
+)
+TIMINGS: Final[Mapping[str, FirmwareTimings]] = {
+    "instant": INSTANT,
+    "demo": DEMO,
+    "slowest": SLOWEST,  # the longest the protocol document allows
+}
+STEPS: Final = (
+    "set_wifi_info",
+    "set_rtk_info",
+    "set_lora_info",
+    "set_mqtt_info",
+    "set_cfg_info",
+    "get_signal_info",
+)
+_BLUETOOTH_ADDRESS = r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$"
+
+CHARGER_SCHEMA: Final = vol.Schema(
+    {
+        vol.Required(CONF_ADDRESS): vol.All(
+            cv.string, vol.Upper, vol.Match(_BLUETOOTH_ADDRESS)
+        ),
+        vol.Optional(CONF_RSSI): vol.All(vol.Coerce(int), vol.Range(-127, 20)),
+        vol.Optional(CONF_TIMINGS, default="demo"): vol.In(list(TIMINGS)),
+        vol.Optional(CONF_ASSIGNED_CHANNEL, default=DEFAULT_CHANNEL): vol.Coerce(int),
+        vol.Optional(CONF_LORA_REPLY, default=LoraReply.NO_RESULT.value): vol.In(
+            [reply.value for reply in LoraReply]
+        ),
+        # A non-zero result code for a step: e.g. {set_rtk_info: 1}.
+        vol.Optional(CONF_RESULTS, default={}): {vol.In(STEPS): vol.Coerce(int)},
+        # Steps the charger never answers.
+        vol.Optional(CONF_SILENT, default=[]): vol.All(cv.ensure_list, [vol.In(STEPS)]),
+    }
+)
+
+
+def charger_factory(config: Mapping[str, Any]) -> Callable[[], VirtualCharger]:
+    """Make a fresh charger per power-on from one validated ``CHARGER_SCHEMA``."""
+    return partial(
+        VirtualCharger,
+        timings=TIMINGS[config[CONF_TIMINGS]],
+        assigned_channel=config[CONF_ASSIGNED_CHANNEL],
+        lora_reply=LoraReply(config[CONF_LORA_REPLY]),
+        results=dict(config[CONF_RESULTS]),
+        silent=list(config[CONF_SILENT]),
+    )
