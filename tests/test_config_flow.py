@@ -15,7 +15,6 @@ from functools import partial
 import json
 import logging
 from pathlib import Path
-import time
 from typing import TYPE_CHECKING, Any
 from unittest.mock import AsyncMock, patch
 
@@ -23,7 +22,6 @@ from bleak.exc import BleakError
 from homeassistant.components import mqtt, network
 from homeassistant.config_entries import (
     SOURCE_BLUETOOTH,
-    SOURCE_MQTT,
     SOURCE_USER,
     ConfigEntryState,
 )
@@ -31,7 +29,6 @@ from homeassistant.const import CONF_PROTOCOL
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -239,18 +236,6 @@ async def start_bluetooth_flow(hass: HomeAssistant, address: str = ADDRESS) -> A
     )
 
 
-async def start_user_flow(hass: HomeAssistant, address: str = ADDRESS) -> Any:
-    """The user adds the integration and picks a charger."""
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
-    return await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"address": address}
-    )
-
-
 async def submit(
     hass: HomeAssistant, watcher: FlowWatcher, flow_id: str, user_input: dict[str, Any]
 ) -> Any:
@@ -415,6 +400,19 @@ async def test_bluetooth_discovery_provisions_the_charger_and_creates_the_entry(
 
 
 @pytest.mark.usefixtures("mqtt_mock", "radio")
+async def test_discovery_of_a_mower_aborts_not_a_charger(hass: HomeAssistant) -> None:
+    """Mowers advertise the chargers' company id, under another name."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_BLUETOOTH},
+        data=charger_service_info(name="NOVABOT"),
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_a_charger"
+
+
+@pytest.mark.usefixtures("mqtt_mock", "radio")
 async def test_second_discovery_of_the_same_charger_aborts_already_in_progress(
     hass: HomeAssistant,
 ) -> None:
@@ -469,11 +467,66 @@ async def test_flow_without_mqtt_aborts_mqtt_not_configured(
     assert result["reason"] == "mqtt_not_configured"
 
 
-# --- User step -------------------------------------------------------------------
+# --- User step: a menu, Bluetooth or the broker --------------------------------------
+
+
+@pytest.fixture
+def short_listen() -> Iterator[None]:
+    """Listening for reporting chargers takes a few hundredths of a second."""
+    with patch(f"{FLOW}.LISTEN_TIME", 0.1):
+        yield
+
+
+async def start_user_flow(hass: HomeAssistant, address: str = ADDRESS) -> Any:
+    """The user adds the integration, chooses Bluetooth and picks a charger."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "pick_charger"}
+    )
+    assert result["step_id"] == "pick_charger"
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"address": address}
+    )
+
+
+async def listen_while_reporting(
+    hass: HomeAssistant,
+    watcher: FlowWatcher,
+    result: Any,
+    reports: list[tuple[str, bytes]],
+) -> Any:
+    """Chargers report (every few seconds in real life) while the flow listens."""
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["step_id"] == "find_reporting"
+    flow_id = result["flow_id"]
+    while (step := watcher.current(flow_id)) is not None and step[
+        "type"
+    ] is FlowResultType.SHOW_PROGRESS:
+        for topic, payload in reports:
+            async_fire_mqtt_message(hass, topic, payload)
+        await asyncio.sleep(0.01)
+    return await watcher.next_step(flow_id)
 
 
 @pytest.mark.usefixtures("mqtt_mock")
-async def test_user_step_lists_the_chargers_heard_that_are_not_configured(
+async def test_user_step_offers_bluetooth_or_the_broker_when_a_charger_is_heard(
+    hass: HomeAssistant, radio: FakeRadio
+) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "user"
+    assert result["menu_options"] == ["pick_charger", "find_reporting"]
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_picking_a_charger_lists_those_heard_that_are_not_configured(
     hass: HomeAssistant, radio: FakeRadio
 ) -> None:
     configured_entry(hass, OTHER_SERIAL_NUMBER, address="22:22:22:22:22:22")
@@ -490,14 +543,19 @@ async def test_user_step_lists_the_chargers_heard_that_are_not_configured(
         charger_service_info(
             "44:44:44:44:44:44", name="Thermometer", manufacturer_data={76: b"\x02"}
         ),
+        # A mower: the same company id, another name.
+        charger_service_info("55:55:55:55:55:55", name="NOVABOT"),
     )
-
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
 
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "pick_charger"}
+    )
+
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "pick_charger"
     assert select_options(result["data_schema"], "address") == [
         {"value": ADDRESS, "label": f"CHARGER_PILE ({ADDRESS})"},
         {"value": OTHER_ADDRESS, "label": f"Charger ({OTHER_ADDRESS})"},
@@ -512,37 +570,6 @@ async def test_user_step_lists_the_chargers_heard_that_are_not_configured(
     assert result["step_id"] == "settings"
     flow = hass.config_entries.flow.async_get(result["flow_id"])
     assert flow["context"]["unique_id"] == OTHER_ADDRESS
-
-
-@pytest.mark.usefixtures("mqtt_mock")
-async def test_user_step_aborts_when_no_charger_is_heard(
-    hass: HomeAssistant, radio: FakeRadio
-) -> None:
-    radio.forget(ADDRESS)
-    radio.hear(
-        charger_service_info(OTHER_ADDRESS, name="Thermometer", manufacturer_data={})
-    )
-
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "no_devices_found"
-
-
-@pytest.mark.usefixtures("mqtt_mock")
-async def test_user_step_aborts_when_every_charger_heard_is_configured(
-    hass: HomeAssistant, radio: FakeRadio
-) -> None:
-    configured_entry(hass)
-
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "no_devices_found"
 
 
 @pytest.mark.usefixtures("mqtt_mock")
@@ -564,48 +591,37 @@ async def test_charger_picked_in_the_user_step_is_provisioned_and_added(
     assert radio.charger.committed is not None
 
 
-# --- MQTT discovery ----------------------------------------------------------------
-
-
-def mqtt_discovery(topic: str, payload: bytes | str) -> MqttServiceInfo:
-    """What Home Assistant's MQTT hands a flow for a message on our topic."""
-    return MqttServiceInfo(
-        topic=topic,
-        payload=payload,
-        qos=0,
-        retain=False,
-        subscribed_topic="Dart/Receive_mqtt/+",
-        timestamp=time.time(),
-    )
-
-
 @pytest.mark.parametrize(
     "payload",
     [
         pytest.param(report_payload(), id="plain"),
         pytest.param(report_payload(encrypted=True), id="encrypted"),
-        pytest.param(report_payload(shape="message").decode(), id="type-message-text"),
+        pytest.param(report_payload(shape="message"), id="type-message"),
     ],
 )
-@pytest.mark.usefixtures("mqtt_mock")
-async def test_mqtt_discovery_offers_a_reporting_charger_and_adds_it(
-    hass: HomeAssistant, payload: bytes | str
+@pytest.mark.usefixtures("mqtt_mock", "short_listen")
+async def test_a_charger_that_reports_is_added_without_bluetooth(
+    hass: HomeAssistant, radio: FakeRadio, watcher: FlowWatcher, payload: bytes
 ) -> None:
+    radio.forget(ADDRESS)  # no Bluetooth charger: the flow listens at once
     result = await hass.config_entries.flow.async_init(
-        DOMAIN,
-        context={"source": SOURCE_MQTT},
-        data=mqtt_discovery(status_topic(), payload),
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["progress_action"] == "find_reporting"
+    assert set(result["description_placeholders"]) == {"seconds"}
+
+    result = await listen_while_reporting(
+        hass, watcher, result, [(status_topic(), payload)]
     )
 
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "mqtt_confirm"
-    assert result["description_placeholders"] == {"serial_number": SERIAL_NUMBER}
-    flow = hass.config_entries.flow.async_get(result["flow_id"])
-    assert flow["context"]["title_placeholders"] == {
-        "name": f"Novabot charger {SERIAL_NUMBER}"
-    }
-
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "adopt"
+    assert select_options(result["data_schema"], "serial_number") == [
+        {"value": SERIAL_NUMBER, "label": SERIAL_NUMBER}
+    ]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"serial_number": SERIAL_NUMBER}
+    )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == f"Novabot charger {SERIAL_NUMBER}"
@@ -617,50 +633,153 @@ async def test_mqtt_discovery_offers_a_reporting_charger_and_adds_it(
         "mqtt_port": 1883,
         "gateway": False,
     }
+    # The report heard while listening seeds the entities.
     assert entity_state(hass, "sensor", "gps_satellites") == "17"
 
 
-@pytest.mark.parametrize(
-    ("topic", "payload"),
-    [
-        pytest.param(status_topic("LFIN1230700123"), report_payload(), id="mower"),
-        pytest.param(
-            "Dart/Receive_mqtt/LFIC1/extra", report_payload(), id="deep-topic"
-        ),
-        pytest.param(
-            "Dart/Send_mqtt/LFIC1230700123", report_payload(), id="command-topic"
-        ),
-        pytest.param(status_topic(), b"not json", id="not-json"),
-        pytest.param(status_topic(), b'{"type":"other"}', id="not-a-report"),
-        pytest.param(status_topic(), b"\x01" * 16, id="undecryptable"),
-    ],
-)
-@pytest.mark.usefixtures("mqtt_mock")
-async def test_mqtt_discovery_of_something_else_aborts_not_a_charger(
-    hass: HomeAssistant, topic: str, payload: bytes
+@pytest.mark.usefixtures("mqtt_mock", "short_listen")
+async def test_the_broker_can_be_chosen_from_the_menu_and_lists_every_new_charger(
+    hass: HomeAssistant, radio: FakeRadio, watcher: FlowWatcher
 ) -> None:
+    configured_entry(hass, THIRD_SERIAL_NUMBER)
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_MQTT}, data=mqtt_discovery(topic, payload)
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "find_reporting"}
     )
 
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "not_a_charger"
+    result = await listen_while_reporting(
+        hass,
+        watcher,
+        result,
+        [
+            (status_topic(OTHER_SERIAL_NUMBER), report_payload(OTHER_SERIAL_NUMBER)),
+            (status_topic(), report_payload(encrypted=True)),
+            (status_topic(THIRD_SERIAL_NUMBER), report_payload(THIRD_SERIAL_NUMBER)),
+        ],
+    )
+
+    assert select_options(result["data_schema"], "serial_number") == [
+        {"value": SERIAL_NUMBER, "label": SERIAL_NUMBER},
+        {"value": OTHER_SERIAL_NUMBER, "label": OTHER_SERIAL_NUMBER},
+    ]
+    hass.config_entries.flow.async_abort(result["flow_id"])
 
 
-@pytest.mark.usefixtures("mqtt_mock")
-async def test_mqtt_discovery_of_a_configured_charger_aborts_already_configured(
+NOT_CHARGER_REPORTS = [
+    pytest.param(status_topic("LFIN1230700123"), report_payload(), id="mower"),
+    pytest.param("Dart/Receive_mqtt/LFIC1/extra", report_payload(), id="deep-topic"),
+    pytest.param("Dart/Send_mqtt/LFIC1230700123", report_payload(), id="command"),
+    pytest.param(status_topic(), b"not json", id="not-json"),
+    pytest.param(status_topic(), b'{"type":"other"}', id="not-a-report"),
+    pytest.param(status_topic(), b"\x01" * 16, id="undecryptable"),
+    pytest.param(
+        status_topic(OTHER_SERIAL_NUMBER),
+        report_payload(encrypted=True),  # encrypted with another charger's key
+        id="wrong-key",
+    ),
+    pytest.param(
+        status_topic(SERIAL_NUMBER.lower()), report_payload(), id="lower-case-topic"
+    ),
+    pytest.param(status_topic(), b"{" * 5000, id="huge"),
+]
+
+
+@pytest.mark.parametrize(("topic", "payload"), NOT_CHARGER_REPORTS)
+@pytest.mark.usefixtures("mqtt_mock", "short_listen")
+async def test_nothing_but_a_report_that_decodes_proves_a_charger(
     hass: HomeAssistant,
+    radio: FakeRadio,
+    watcher: FlowWatcher,
+    topic: str,
+    payload: bytes,
 ) -> None:
+    radio.forget(ADDRESS)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+
+    result = await listen_while_reporting(hass, watcher, result, [(topic, payload)])
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_chargers_found"
+
+
+@pytest.mark.usefixtures("mqtt_mock", "short_listen")
+async def test_without_any_charger_the_abort_explains_both_ways(
+    hass: HomeAssistant, radio: FakeRadio, watcher: FlowWatcher
+) -> None:
+    configured_entry(hass)  # the one heard over Bluetooth is configured already
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+
+    result = await listen_while_reporting(
+        hass, watcher, result, [(status_topic(), report_payload())]
+    )
+
+    assert result["reason"] == "no_chargers_found"
+    text = rendered(result)
+    assert "Bluetooth" in text
+    assert "MQTT broker" in text
+
+
+@pytest.mark.usefixtures("mqtt_mock", "short_listen")
+async def test_choosing_the_broker_when_none_reports_points_back_to_bluetooth(
+    hass: HomeAssistant, radio: FakeRadio, watcher: FlowWatcher
+) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "find_reporting"}
+    )
+
+    result = await listen_while_reporting(hass, watcher, result, [])
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_reporting_chargers"
+
+
+@pytest.mark.usefixtures("mqtt_mock", "short_listen")
+async def test_a_charger_configured_while_listening_is_not_added_twice(
+    hass: HomeAssistant, radio: FakeRadio, watcher: FlowWatcher
+) -> None:
+    radio.forget(ADDRESS)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await listen_while_reporting(
+        hass, watcher, result, [(status_topic(), report_payload())]
+    )
     configured_entry(hass)
 
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN,
-        context={"source": SOURCE_MQTT},
-        data=mqtt_discovery(status_topic(), report_payload()),
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"serial_number": SERIAL_NUMBER}
     )
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_removing_the_flow_while_listening_stops_listening(
+    hass: HomeAssistant, radio: FakeRadio
+) -> None:
+    radio.forget(ADDRESS)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    flow = hass.config_entries.flow._progress[result["flow_id"]]
+    assert isinstance(flow, NovabotConfigFlow)
+    listening = flow._task
+    assert listening is not None
+
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    await asyncio.wait([listening], timeout=5)
+
+    assert listening.cancelled()
 
 
 # --- Settings form -------------------------------------------------------------------
@@ -899,10 +1018,10 @@ async def test_broker_requiring_a_login_sends_the_charger_through_the_gateway(
     sentence = STRINGS["config"]["step"]["gateway"]["description"]
     assert sentence.format(**result["description_placeholders"]) == (
         f"Your broker at {LOOPBACK}:{locked_broker.port} would refuse chargers with "
-        "firmware v0.3.6, v0.4.0: firmware v0.3.6 connects without a login, v0.4.0 "
-        "and later with a fixed login your broker does not know. Home Assistant "
-        f"lets the charger in on port {gateway.port} and relays its messages to "
-        "your broker, which stays unchanged."
+        "firmware v0.3.6, v0.4.0. (Firmware v0.3.6 connects without a login; v0.4.0 "
+        "and later log in with a fixed login, the same for every charger.) Home "
+        f"Assistant lets the charger in on port {gateway.port} and relays its "
+        "messages to your broker, which stays unchanged."
     )
     assert gateway.calls == [(SERIAL_NUMBER, gateway.port, DEFAULT_BIND_ADDRESS)]
     assert radio.connect_calls == []  # nothing sent before the user agrees
@@ -1095,6 +1214,17 @@ def fail_with(**misbehaviour: Any) -> Callable[[FakeRadio], None]:
     return arrange
 
 
+def notifications_fail(radio: FakeRadio) -> None:
+    """The charger's command characteristic cannot be subscribed to (a stale
+    service cache through a proxy, say)."""
+    charger = radio.queue()
+
+    async def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise BleakError("characteristic 00002222 not found")
+
+    charger.start_notify = refuse  # type: ignore[method-assign]
+
+
 def connect_fails(error: BaseException) -> Callable[[FakeRadio], None]:
     """``establish_connection`` raises."""
 
@@ -1148,6 +1278,7 @@ PROVISIONING_FAILURES = [
     pytest.param(
         connect_fails(BleakError("no slot")), "cannot_connect", id="bleak-error"
     ),
+    pytest.param(notifications_fail, "cannot_connect", id="notifications-refused"),
     pytest.param(connect_fails(TimeoutError()), "cannot_connect", id="connect-timeout"),
 ]
 
@@ -1307,8 +1438,54 @@ async def test_a_broker_with_a_password_file_sends_the_charger_through_the_gatew
 
     assert result["step_id"] == "gateway"
     assert result["description_placeholders"]["firmware"] == "v0.4.0"
-    assert "would refuse chargers with firmware v0.4.0:" in rendered(result)
+    assert "would refuse chargers with firmware v0.4.0." in rendered(result)
     hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_a_broker_that_knows_only_the_fixed_login_names_firmware_v036(
+    hass: HomeAssistant,
+    radio: FakeRadio,
+    mosquitto_factory: MosquittoFactory,
+    gateway: GatewayStandIn,
+    watcher: FlowWatcher,
+) -> None:
+    broker = mosquitto_factory(allow_anonymous=False, users={"li9hep19": "jzd4wac6"})
+    result = await start_bluetooth_flow(hass)
+
+    result = await submit(hass, watcher, result["flow_id"], settings_input(broker.port))
+
+    assert result["step_id"] == "gateway"
+    assert result["description_placeholders"]["firmware"] == "v0.3.6"
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_a_gateway_that_refuses_the_fixed_login_is_not_used(
+    hass: HomeAssistant,
+    radio: FakeRadio,
+    locked_broker: Mosquitto,
+    mosquitto_factory: MosquittoFactory,
+    watcher: FlowWatcher,
+) -> None:
+    """The gateway must admit both ways chargers log in, or the flow says so."""
+    anonymous_only = mosquitto_factory(
+        allow_anonymous=True, users={"homeassistant": "pw"}
+    )
+    stand_in = GatewayStandIn(anonymous_only.port)
+    with (
+        patch(f"{CHOICE}.async_use_gateway", stand_in),
+        patch(f"{FLOW}.DEFAULT_GATEWAY_PORT", anonymous_only.port),
+    ):
+        result = await start_bluetooth_flow(hass)
+        result = await submit(
+            hass, watcher, result["flow_id"], settings_input(locked_broker.port)
+        )
+
+    assert result["errors"] == {"mqtt_host": "gateway_unreachable"}
+    assert radio.connect_calls == []
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 @pytest.mark.usefixtures("mqtt_mock")
@@ -1558,7 +1735,7 @@ async def test_reconfigure_moves_a_charger_to_a_new_wifi_and_broker(
     result = await entry.start_reconfigure_flow(hass)
 
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "pick_charger"
     assert [o["value"] for o in select_options(result["data_schema"], "address")] == [
         ADDRESS
     ]
@@ -1772,7 +1949,7 @@ async def test_removing_the_flow_mid_session_stops_everything_and_releases_the_g
     await wait_for(lambda: charger.commands == ["set_wifi_info", "set_rtk_info"])
     flow = hass.config_entries.flow._progress[flow_id]
     assert isinstance(flow, NovabotConfigFlow)
-    session = flow._session
+    session = flow._task
     assert session is not None
     assert gateway.in_use == 1
 
@@ -1799,7 +1976,7 @@ async def test_removing_the_flow_during_the_claim_stops_waiting(
     assert result["step_id"] == "claim"
     flow = hass.config_entries.flow._progress[flow_id]
     assert isinstance(flow, NovabotConfigFlow)
-    waiting = flow._claim
+    waiting = flow._task
     assert waiting is not None
 
     hass.config_entries.flow.async_abort(flow_id)

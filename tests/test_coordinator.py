@@ -21,7 +21,6 @@ from homeassistant.helpers import (
 )
 import pytest
 
-from custom_components.novabot.config_flow import NovabotConfigFlow
 from custom_components.novabot.const import (
     CONF_STALE_TIMEOUT,
     DEFAULT_STALE_TIMEOUT,
@@ -303,11 +302,37 @@ async def test_one_changed_field_changes_only_the_entities_whose_value_changed(
     await setup_entry(hass)
     await send(hass, report())
     state_events[EVENT_STATE_CHANGED].clear()
+    state_events[EVENT_STATE_REPORTED].clear()
 
     await send(hass, report(**change))
 
     changed = {event.data["entity_id"] for event in state_events[EVENT_STATE_CHANGED]}
     assert changed == {entity_id(hass, key) for key in changed_keys}
+    # The others write nothing: not even a "reported, unchanged" state.
+    assert state_events[EVENT_STATE_REPORTED] == []
+
+
+async def test_a_report_that_changes_one_field_writes_one_state(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    state_events: dict[str, list[Event[Any]]],
+) -> None:
+    await setup_entry(hass)
+    await send(hass, report(mower_error=2))
+
+    writes = 0
+    original = entity_helper.Entity.async_write_ha_state
+
+    def counted(entity: entity_helper.Entity) -> None:
+        nonlocal writes
+        writes += 1
+        original(entity)
+
+    with patch.object(entity_helper.Entity, "async_write_ha_state", counted):
+        for misses in range(3, 13):  # the heartbeat count, as a real charger's
+            await send(hass, report(mower_error=misses))
+
+    assert writes == 10  # one entity, once per report
 
 
 # --- Firmware version ---------------------------------------------------------
@@ -459,6 +484,21 @@ async def test_firmware_version_is_asked_again_when_a_silent_charger_returns(
     assert first == FIRMWARE_QUERY
     expected = PayloadCodec(SERIAL).encrypt(FIRMWARE_QUERY) if encrypted else first
     assert second == expected
+
+
+async def test_firmware_version_is_asked_again_when_the_charger_starts_encrypting(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """An update from v0.3.6 to v0.4.0 can be quicker than the stale timeout."""
+    await setup_entry(hass)
+    await send(hass, report())
+
+    await send(hass, report(encrypt_for=SERIAL, mower_error=2))
+    await send(hass, report(encrypt_for=SERIAL, mower_error=3))
+
+    first, second = firmware_queries(mqtt_mock)
+    assert first == FIRMWARE_QUERY
+    assert PayloadCodec(SERIAL).decrypt(second) == FIRMWARE_QUERY
 
 
 # --- Availability -------------------------------------------------------------
@@ -934,30 +974,20 @@ async def test_firmware_query_that_cannot_be_published_logs_no_error(
     assert warnings_or_errors(caplog) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A limitation of Home Assistant's MQTT discovery, which the manifest's "
-        "Dart/Receive_mqtt/+ topic (a contract) subscribes to: it keeps the "
-        "subscription after the charger is configured and starts a flow for every "
-        "report whose payload changed. async_step_mqtt aborts such flows before "
-        "decoding anything; nothing on our side can stop them being started."
-    ),
-)
-async def test_reports_of_a_configured_charger_start_no_discovery_flow(
+async def test_reports_start_no_config_flow(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:
+    """No MQTT discovery: a report costs no flow, for configured chargers or not."""
     await setup_entry(hass)
-    discovered: list[str] = []
-    original = NovabotConfigFlow.async_step_mqtt
+    flow_manager = hass.config_entries.flow
 
-    async def spy(flow: NovabotConfigFlow, info: Any) -> Any:
-        discovered.append(info.topic)
-        return await original(flow, info)
-
-    with patch.object(NovabotConfigFlow, "async_step_mqtt", spy):
+    with patch.object(
+        flow_manager, "async_init", wraps=flow_manager.async_init
+    ) as started:
         for mower_x in range(5):
             await send(hass, report(mower_x=mower_x))
+            await send(hass, report(mower_x=mower_x), OTHER_SERIAL)
 
     assert state(hass, "gps_satellites").state == "17"
-    assert discovered == []
+    assert started.call_count == 0
+    assert flow_manager.async_progress_by_handler(DOMAIN) == []

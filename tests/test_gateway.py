@@ -37,7 +37,6 @@ from custom_components.novabot.gateway import (
     GatewayMqttUnavailableError,
     GatewayPortInUseError,
     GatewayStartError,
-    NovabotGateway,
     async_get_gateway_diagnostics,
     async_use_gateway,
     broker,
@@ -53,6 +52,8 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from paho.mqtt.reasoncodes import ReasonCode
     from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+    from custom_components.novabot.gateway.broker import NovabotGateway
 
 SN = "LFIC1230700123"
 OTHER_SN = "LFIC1230700999"

@@ -9,8 +9,7 @@ it answers the way the charger firmware does:
 
 * writes between ``ble_start`` and ``ble_end`` are concatenated into one JSON
   object (a ``ble_start`` discards what was collected); a write outside a frame
-  is a complete JSON message on its own; a message over the 1024-byte receive
-  buffer is dropped;
+  is dropped; a message over the 1024-byte receive buffer is dropped;
 * each command is answered with notifications of at most 20 bytes between
   ``ble_start`` and ``ble_end``, spaced ``timings.notification_interval`` apart;
   the last chunk of a reply is padded with NUL bytes, as the firmware may do;
@@ -32,9 +31,9 @@ The firmware's state machine, as simulated::
   another ``set_*`` command is ignored (no reply). A query (any command that is
   not ``set_*``) is answered after measuring the radio, and springs the trap:
   the charger leaves provisioning mode. A failed join leaves it waiting here.
-* ``CONFIGURING``: every ``set_*`` command is answered, in any order and as
-  often as it comes; queries are answered. ``set_cfg_info`` commits whatever
-  was set so far.
+* ``CONFIGURING``: the ``set_*`` commands are answered in their order (each
+  may be sent again; one that skips ahead is ignored); queries are answered.
+  ``set_cfg_info`` commits whatever was set so far.
 * ``LOCKED``: every ``set_*`` command is silently ignored; queries are answered.
 * ``REBOOTED``: the link is down; writes raise ``BleakError``.
 
@@ -44,7 +43,8 @@ callback has been called once.
 
 Everything received is recorded: ``writes`` (raw) with ``write_times`` (the
 event loop's clock), ``received`` (decoded commands, in order, whatever the
-state), ``garbage`` (frames that were not a JSON object, or too long);
+state), ``garbage`` (writes outside a frame, frames that were not a JSON
+object, or too long);
 ``notifications`` holds what was sent back. ``settings`` holds the last accepted
 value of each ``set_*`` command and ``committed`` a copy taken at
 ``set_cfg_info``.
@@ -89,6 +89,13 @@ FRAME_START = b"ble_start"
 FRAME_END = b"ble_end"
 NOTIFICATION_SIZE = 20
 RECEIVE_BUFFER = 1024
+STEPS = (
+    "set_wifi_info",
+    "set_rtk_info",
+    "set_lora_info",
+    "set_mqtt_info",
+    "set_cfg_info",
+)
 DEFAULT_CHANNEL = 15
 LORA_ADDRESS = 718
 
@@ -205,6 +212,7 @@ class VirtualCharger:
         self._connected = True
         self._subscribers: dict[str, NotifyCallback] = {}
         self._frame: bytearray | None = None
+        self._next_step = 0  # the index in STEPS of the step it waits for
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- the bleak client surface ------------------------------------------
@@ -305,7 +313,8 @@ class VirtualCharger:
             self._frame = bytearray()
             return None
         if self._frame is None:
-            return self._decode(data)
+            self.garbage.append(data)  # not inside a frame
+            return None
         if data == FRAME_END:
             body, self._frame = bytes(self._frame), None
             return self._decode(body)
@@ -337,11 +346,15 @@ class VirtualCharger:
                 return  # set_wifi_info must come first
         elif self.state is ChargerState.LOCKED and is_setter:
             return
+        elif command in STEPS and STEPS.index(command) > self._next_step:
+            return  # the order is not negotiable: a step that skips ahead
         if command in self.silent:
             return  # this step hangs: never answered, nothing stored
         succeeded = self.results.get(command, 0) == 0
         if is_setter and succeeded:
             self.settings[command] = value
+            if command in STEPS:
+                self._next_step = max(self._next_step, STEPS.index(command) + 1)
             if command == "set_wifi_info":
                 self.state = ChargerState.CONFIGURING
         self._spawn(self._answer(command, self.timings.step(command, succeeded)))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from homeassistant.components import mqtt
 from homeassistant.const import Platform
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers import issue_registry as ir
 
 from .const import (
     CONF_GATEWAY,
@@ -22,41 +21,11 @@ from .gateway import (
     async_use_gateway,
     gateway_endpoint,
 )
-from .protocol.messages import STATUS_TOPIC_PREFIX
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
-    from homeassistant.helpers.typing import ConfigType
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
-CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-
-
-class _UndecodableReportFilter(logging.Filter):
-    """Drop MQTT's warning about encrypted reports on our discovery topic.
-
-    The manifest's MQTT discovery makes Home Assistant subscribe to every
-    charger's report topic as UTF-8 text, for as long as it runs. Encrypted
-    reports are binary, so each one (every ~2 s) would log "Can't decode
-    payload". The coordinator reads them as bytes; the warning says nothing.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (
-            str(record.msg).startswith("Can't decode payload")
-            and isinstance(record.args, tuple)
-            and len(record.args) > 1
-            and str(record.args[1]).startswith(STATUS_TOPIC_PREFIX)
-        )
-
-
-_UNDECODABLE_REPORT_FILTER = _UndecodableReportFilter()
-
-
-async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Keep the log free of MQTT's complaints about encrypted reports."""
-    logging.getLogger(mqtt.client.__name__).addFilter(_UNDECODABLE_REPORT_FILTER)
-    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: NovabotConfigEntry) -> bool:

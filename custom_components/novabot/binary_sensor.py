@@ -11,7 +11,7 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 
-from .entity import NovabotEntity
+from .entity import NovabotEntity, NovabotEntityDescription
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,7 +27,9 @@ PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class NovabotBinarySensorEntityDescription(BinarySensorEntityDescription):
+class NovabotBinarySensorEntityDescription(
+    BinarySensorEntityDescription, NovabotEntityDescription
+):
     """A binary sensor and the function reading its value from a report."""
 
     value_fn: Callable[[ChargerStatus], bool | None]
@@ -37,17 +39,20 @@ BINARY_SENSORS: tuple[NovabotBinarySensorEntityDescription, ...] = (
     NovabotBinarySensorEntityDescription(
         key="gps_fix",
         translation_key="gps_fix",
+        fields=frozenset({"charger_status"}),
         value_fn=lambda status: status.gps_fix,
     ),
     NovabotBinarySensorEntityDescription(
         key="rtk_fix",
         translation_key="rtk_fix",
+        fields=frozenset({"charger_status"}),
         value_fn=lambda status: status.rtk_fix,
     ),
     NovabotBinarySensorEntityDescription(
         key="mower_connected",
         translation_key="mower_connected",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        fields=frozenset({"mower_error"}),
         value_fn=lambda status: status.mower_connected,
     ),
 )
@@ -74,3 +79,6 @@ class NovabotBinarySensor(NovabotEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """The flag in the latest report."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+    def _current_value(self) -> object:
+        return self.is_on

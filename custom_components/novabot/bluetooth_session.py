@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bleak.exc import BleakError
-from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
+import bleak_retry_connector
+from bleak_retry_connector import establish_connection
 from homeassistant.components import bluetooth
 
 from .const import LOGGER
@@ -71,7 +72,12 @@ async def async_provision(
 
     try:
         client = await establish_connection(
-            BleakClientWithServiceCache, device, device.name or address, link_lost
+            # Looked up now: Home Assistant's Bluetooth replaces this class with
+            # its own wrapper (adapters and proxies alike) when it starts.
+            bleak_retry_connector.BleakClientWithServiceCache,
+            device,
+            device.name or address,
+            link_lost,
         )
     except (BleakError, TimeoutError) as err:
         LOGGER.debug("Could not connect to %s: %s", address, err)
@@ -79,6 +85,9 @@ async def async_provision(
     session = ProvisioningSession(client)
     try:
         result = await session.run(settings, on_step)
+    except BleakError as err:  # the charger's notifications could not be set up
+        LOGGER.debug("Could not subscribe to %s: %s", address, err)
+        raise ProvisioningFailedError("cannot_connect") from err
     except StepFailedError as err:
         raise ProvisioningFailedError(
             STEP_FAILURES.get(err.step, "provisioning_failed")

@@ -1,8 +1,9 @@
 """Set up a Novabot charger: the steps a user sees.
 
 The flow asks, shows progress and routes. What it drives lives beside it:
-``broker_choice`` (direct or gateway), ``bluetooth_session`` (the five
-commands over Bluetooth) and ``claim_window`` (the charger's first report).
+``settings_form`` (what is asked and suggested), ``broker_choice`` (direct or
+gateway), ``bluetooth_session`` (the five commands over Bluetooth) and
+``report_listener`` (chargers heard on the broker: adoption and the claim).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_PORT
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -31,14 +31,11 @@ from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
     TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
 )
 import probatio
 
 from .bluetooth_session import ProvisioningFailedError, async_provision
 from .broker_choice import BrokerChoice, BrokerChoiceError, BrokerChooser
-from .claim_window import CLAIM_TIMEOUT, ClaimWindow
 from .const import (
     CONF_ADDRESS,
     CONF_CHARGER_CHANNEL,
@@ -47,64 +44,61 @@ from .const import (
     CONF_GATEWAY_PORT,
     CONF_MQTT_HOST,
     CONF_MQTT_PORT,
-    CONF_PASSWORD,
     CONF_SERIAL_NUMBER,
-    CONF_SSID,
     CONF_STALE_TIMEOUT,
     DEFAULT_STALE_TIMEOUT,
     DOMAIN,
-    LOGGER,
 )
-from .coordinator import CLAIMED_STATUS, NovabotConfigEntry, payload_bytes
+from .coordinator import CLAIMED_STATUS, NovabotConfigEntry
 from .gateway import DEFAULT_BIND_ADDRESS, DEFAULT_GATEWAY_PORT, gateway_endpoint
-from .protocol import (
-    ChargerStatus,
-    InvalidInputError,
-    InvalidMessageError,
-    InvalidSettingsError,
-    PayloadCodec,
-    ProvisioningSettings,
-    decode_message,
-    normalize_serial_number,
-    parse_status,
-    serial_number_from_topic,
+from .protocol import InvalidSettingsError, ProvisioningSettings
+from .report_listener import LISTEN_TIME, ReportListener
+from .settings_form import (
+    DEFAULT_MQTT_PORT,
+    SETTINGS_SCHEMA,
+    async_suggested_values,
+    settings_from_input,
 )
 
 if TYPE_CHECKING:
     from homeassistant.components.bluetooth import BluetoothServiceInfoBleak
-    from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
+
+    from .protocol import ChargerStatus
 
 ADVERTISED_NAME = "charger_pile"
 MANUFACTURER_ID = 21862
-DEFAULT_MQTT_PORT = 1883
+CLAIM_TIMEOUT = 120.0  # the charger reboots, joins WiFi and connects: ~30 s usually
 
 
 def is_charger(info: BluetoothServiceInfoBleak) -> bool:
-    """Whether an advertisement comes from a charger in provisioning mode."""
-    return (info.name or "").lower() == ADVERTISED_NAME or (
-        MANUFACTURER_ID in info.manufacturer_data
-    )
+    """Whether an advertisement comes from a charger in provisioning mode.
+
+    Mowers use the same company id, with another name: the manufacturer data
+    alone counts only when no name was heard (a passive scan, say).
+    """
+    if name := info.name.strip() if info.name else "":
+        return name.lower() == ADVERTISED_NAME
+    return MANUFACTURER_ID in info.manufacturer_data
 
 
 class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Provision a charger over Bluetooth, or adopt one already reporting."""
+    """Provision a charger over Bluetooth, or adopt one that already reports."""
 
     VERSION = 1
 
     def __init__(self) -> None:
         self._address: str | None = None
-        self._form_input: dict[str, Any] = {}  # what the user typed, never the password
+        self._typed: dict[str, Any] = {}  # shown again on the form; no password
         self._password: str | None = None  # kept in memory for a retry only
         self._settings: ProvisioningSettings | None = None
         self._broker_chooser: BrokerChooser | None = None
         self._route = BrokerChoice(gateway=False, charger_port=0)
-        self._session: asyncio.Task[int | None] | None = None
+        self._task: asyncio.Task[Any] | None = None  # the progress step's work
         self._action_changed = asyncio.Event()
         self._action = "connect"
         self._error: str | None = None
         self._channel: int | None = None
-        self._claim_window: ClaimWindow | None = None
-        self._claim: asyncio.Task[ChargerStatus | None] | None = None
+        self._reports: dict[str, ChargerStatus] = {}  # first report of each charger
         self._claimed: ChargerStatus | None = None
 
     @staticmethod
@@ -113,12 +107,14 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
         """Options: the stale timeout, and the gateway's port and address."""
         return NovabotOptionsFlow()
 
-    # --- Discovery ------------------------------------------------------------
+    # --- How the flow starts ---------------------------------------------------
 
     async def async_step_bluetooth(
         self, discovery_info: BluetoothServiceInfoBleak
     ) -> ConfigFlowResult:
         """A charger in provisioning mode was heard."""
+        if not is_charger(discovery_info):
+            return self.async_abort(reason="not_a_charger")
         await self._async_require_mqtt()
         self._async_abort_entries_match({CONF_ADDRESS: discovery_info.address})
         await self.async_set_unique_id(discovery_info.address)
@@ -129,102 +125,80 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Pick one of the chargers Home Assistant's Bluetooth hears."""
+        """Provision a charger heard over Bluetooth, or adopt a reporting one."""
         await self._async_require_mqtt()
+        if self._bluetooth_chargers():
+            return self.async_show_menu(
+                step_id="user", menu_options=["pick_charger", "find_reporting"]
+            )
+        return await self.async_step_find_reporting()
+
+    async def async_step_pick_charger(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick one of the chargers Home Assistant's Bluetooth hears."""
         if user_input is not None:
             self._address = user_input[CONF_ADDRESS]
             if self.source != SOURCE_RECONFIGURE:
                 await self.async_set_unique_id(self._address, raise_on_progress=False)
             return await self.async_step_settings()
-
-        configured = {
-            entry.data.get(CONF_ADDRESS)
-            for entry in self._async_current_entries(include_ignore=False)
-            if self.source != SOURCE_RECONFIGURE
-            or entry.entry_id != self._reconfigure_entry_id
-        }
-        chargers = {
-            info.address: f"{info.name or 'Charger'} ({info.address})"
-            for info in bluetooth.async_discovered_service_info(self.hass)
-            if is_charger(info) and info.address not in configured
-        }
-        if not chargers:
+        if not (chargers := self._bluetooth_chargers()):
             return self.async_abort(reason="no_devices_found")
-        return self.async_show_form(
-            step_id="user",
-            data_schema=probatio.Schema(
-                {
-                    probatio.Required(CONF_ADDRESS): SelectSelector(
-                        SelectSelectorConfig(
-                            options=[
-                                SelectOptionDict(value=address, label=label)
-                                for address, label in chargers.items()
-                            ]
-                        )
-                    )
-                }
-            ),
-        )
+        return self._select_form("pick_charger", CONF_ADDRESS, chargers)
 
-    async def async_step_mqtt(
-        self, discovery_info: MqttServiceInfo
-    ) -> ConfigFlowResult:
-        """A charger already reports to the broker: offer to adopt it."""
-        try:
-            serial_number = normalize_serial_number(
-                serial_number_from_topic(discovery_info.topic) or ""
-            )
-        except InvalidInputError:
-            return self.async_abort(reason="not_a_charger")
-        # Home Assistant offers every changed report of every charger, configured
-        # ones too: turn those away before decoding anything.
-        await self.async_set_unique_id(serial_number)
-        self._abort_if_unique_id_configured()
-        try:
-            status = parse_status(
-                decode_message(
-                    payload_bytes(discovery_info.payload), PayloadCodec(serial_number)
-                ).document
-            )
-        except InvalidMessageError:
-            return self.async_abort(reason="not_a_charger")
-        self._claimed = status
-        self.context["title_placeholders"] = {
-            "name": f"Novabot charger {serial_number}"
-        }
-        return await self.async_step_mqtt_confirm()
-
-    async def async_step_mqtt_confirm(
+    async def async_step_find_reporting(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Confirm the adoption of a charger found on MQTT."""
-        assert self.unique_id is not None
-        if user_input is None:
-            return self.async_show_form(
-                step_id="mqtt_confirm",
-                description_placeholders={"serial_number": self.unique_id},
+        """Listen for chargers that already report to the broker."""
+        if self._task is None:
+            self._task = self.hass.async_create_task(self._async_listen())
+        if not self._task.done():
+            return self.async_show_progress(
+                step_id="find_reporting",
+                progress_action="find_reporting",
+                progress_task=self._task,
+                description_placeholders={"seconds": str(int(LISTEN_TIME))},
             )
-        broker = self.hass.config_entries.async_entries(mqtt.DOMAIN)[0].data
-        return self._async_finish(
-            {
-                CONF_SERIAL_NUMBER: self.unique_id,
-                CONF_CHARGER_CHANNEL: None,
-                CONF_MQTT_HOST: broker.get(mqtt.CONF_BROKER, ""),
-                CONF_MQTT_PORT: broker.get(CONF_PORT, DEFAULT_MQTT_PORT),
-                CONF_GATEWAY: False,
-            }
-        )
+        self._reports, self._task = self._task.result(), None
+        return self.async_show_progress_done(next_step_id="adopt")
+
+    async def async_step_adopt(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add a charger that reports to the broker: no Bluetooth needed."""
+        if user_input is not None:
+            serial_number = user_input[CONF_SERIAL_NUMBER]
+            await self.async_set_unique_id(serial_number, raise_on_progress=False)
+            self._abort_if_unique_id_configured()
+            self._claimed = self._reports[serial_number]
+            broker = self.hass.config_entries.async_entries(mqtt.DOMAIN)[0].data
+            return self._async_finish(
+                {
+                    CONF_SERIAL_NUMBER: serial_number,
+                    CONF_CHARGER_CHANNEL: None,
+                    CONF_MQTT_HOST: broker.get(mqtt.CONF_BROKER, ""),
+                    CONF_MQTT_PORT: broker.get(CONF_PORT, DEFAULT_MQTT_PORT),
+                    CONF_GATEWAY: False,
+                }
+            )
+        if not self._reports:
+            bluetooth_too = bool(self._bluetooth_chargers())
+            return self.async_abort(
+                reason="no_reporting_chargers" if bluetooth_too else "no_chargers_found"
+            )
+        options = {serial: serial for serial in sorted(self._reports)}
+        return self._select_form("adopt", CONF_SERIAL_NUMBER, options)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Move a configured charger to another WiFi or broker."""
+        """Move a configured charger to another WiFi or broker (over Bluetooth)."""
         entry = self._get_reconfigure_entry()
-        self._form_input = {
+        self._typed = {
             CONF_SERIAL_NUMBER: entry.data[CONF_SERIAL_NUMBER],
             CONF_MQTT_HOST: entry.data[CONF_MQTT_HOST],
         }
-        return await self.async_step_user()
+        return await self.async_step_pick_charger()
 
     # --- Settings and broker check --------------------------------------------
 
@@ -239,22 +213,13 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
             if self._settings:
                 placeholders["ssid"] = self._settings.ssid
         elif user_input is not None:
-            self._form_input = {
-                k: v for k, v in user_input.items() if k != CONF_PASSWORD
-            }
-            password = user_input.get(CONF_PASSWORD) or self._password or ""
+            self._typed = {k: v for k, v in user_input.items() if k != "password"}
             try:
-                settings = ProvisioningSettings.create(
-                    serial_number=user_input[CONF_SERIAL_NUMBER],
-                    ssid=user_input[CONF_SSID],
-                    password=password,
-                    mqtt_host=user_input[CONF_MQTT_HOST],
-                    mqtt_port=int(user_input[CONF_MQTT_PORT]),
-                )
+                settings = settings_from_input(user_input, self._password)
             except InvalidSettingsError as err:
                 errors = dict(err.errors)
             else:
-                self._password = password
+                self._password = settings.password
                 await self._async_claim_serial_number(settings.serial_number)
                 try:
                     self._route = await self._broker().async_choose(settings)
@@ -266,15 +231,158 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
                     if self._route.gateway:
                         return await self.async_step_gateway()
                     return await self.async_step_provision()
-
         return self.async_show_form(
             step_id="settings",
             data_schema=self.add_suggested_values_to_schema(
-                self._settings_schema(), await self._async_form_defaults()
+                SETTINGS_SCHEMA, await async_suggested_values(self.hass, self._typed)
             ),
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    async def async_step_gateway(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Say in one sentence why the charger goes through the gateway."""
+        if user_input is not None:
+            return await self.async_step_provision()
+        assert self._settings is not None
+        return self.async_show_form(
+            step_id="gateway",
+            description_placeholders={
+                "host": self._settings.mqtt_host,
+                "port": str(self._settings.mqtt_port),
+                "gateway_port": str(self._route.charger_port),
+                "firmware": self._route.refused_firmware,
+            },
+        )
+
+    # --- Bluetooth session and claim --------------------------------------------
+
+    async def async_step_provision(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Run the Bluetooth session, one progress line per command."""
+        if self._task is None:
+            self._task = self.hass.async_create_task(self._async_provision())
+            self._task.add_done_callback(lambda _: self._action_changed.set())
+        if not self._task.done():
+            self._action_changed.clear()
+            return self.async_show_progress(
+                step_id="provision",
+                progress_action=self._action,
+                progress_task=self.hass.async_create_task(self._action_changed.wait()),
+            )
+        session, self._task = self._task, None
+        try:
+            self._channel = session.result()
+        except ProvisioningFailedError as err:
+            self._error = err.error
+            return self.async_show_progress_done(next_step_id="settings")
+        return self.async_show_progress_done(next_step_id="claim")
+
+    async def async_step_claim(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Wait for the charger's first valid report on MQTT."""
+        if self._task is None:
+            self._task = self.hass.async_create_task(self._async_claim())
+        if not self._task.done():
+            return self.async_show_progress(
+                step_id="claim",
+                progress_action="claim",
+                progress_task=self._task,
+                description_placeholders=self._placeholders("host", "port", "seconds"),
+            )
+        self._claimed, self._task = self._task.result(), None
+        if self._claimed:
+            return self.async_show_progress_done(next_step_id="finish")
+        if self._reports:
+            return self.async_show_progress_done(next_step_id="claim_timeout_other")
+        return self.async_show_progress_done(next_step_id="claim_timeout")
+
+    async def async_step_claim_timeout(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """No report in time: wait again, finish anyway, or provision again."""
+        return self.async_show_menu(
+            step_id="claim_timeout",
+            menu_options=["claim", "finish", "settings"],
+            description_placeholders=self._timeout_placeholders(),
+        )
+
+    async def async_step_claim_timeout_other(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """No report from our charger, but another one reported."""
+        return self.async_show_menu(
+            step_id="claim_timeout_other",
+            menu_options=["claim", "finish", "settings"],
+            description_placeholders=self._timeout_placeholders(),
+        )
+
+    async def async_step_finish(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Create (or update) the entry with what the charger was told."""
+        assert self._settings is not None
+        return self._async_finish(
+            {
+                CONF_SERIAL_NUMBER: self._settings.serial_number,
+                CONF_CHARGER_CHANNEL: self._channel,
+                CONF_MQTT_HOST: self._settings.mqtt_host,
+                CONF_MQTT_PORT: self._route.charger_port,
+                CONF_GATEWAY: self._route.gateway,
+                CONF_ADDRESS: self._address,
+            }
+        )
+
+    # --- The work behind the steps --------------------------------------------
+
+    def _bluetooth_chargers(self) -> dict[str, str]:
+        """Chargers in provisioning mode heard over Bluetooth, not configured yet."""
+        configured = {
+            entry.data.get(CONF_ADDRESS)
+            for entry in self._async_current_entries(include_ignore=False)
+            if self.source != SOURCE_RECONFIGURE
+            or entry.entry_id != self._reconfigure_entry_id
+        }
+        return {
+            info.address: f"{info.name or 'Charger'} ({info.address})"
+            for info in bluetooth.async_discovered_service_info(self.hass)
+            if is_charger(info) and info.address not in configured
+        }
+
+    async def _async_listen(self) -> dict[str, ChargerStatus]:
+        async with ReportListener(self.hass, self._configured_serials()) as listener:
+            await asyncio.sleep(LISTEN_TIME)
+            return listener.first_reports
+
+    async def _async_provision(self) -> int | None:
+        assert self._settings is not None
+        assert self._address is not None
+        # In gateway mode the charger is told the gateway's port, not the broker's.
+        settings = dataclasses.replace(
+            self._settings, mqtt_port=self._route.charger_port
+        )
+        return await async_provision(
+            self.hass, self._address, settings, self._set_action
+        )
+
+    def _set_action(self, action: str) -> None:
+        self._action = action
+        self._action_changed.set()
+
+    async def _async_claim(self) -> ChargerStatus | None:
+        assert self._settings is not None
+        serial_number = self._settings.serial_number
+        # A reconfigured charger is configured, and still the one awaited.
+        ignore = self._configured_serials() - {serial_number}
+        async with ReportListener(self.hass, ignore) as listener:
+            claimed = await listener.async_first_report(serial_number, CLAIM_TIMEOUT)
+            self._reports = listener.first_reports
+        self._reports.pop(serial_number, None)  # the others heard meanwhile
+        return claimed
 
     async def _async_claim_serial_number(self, serial_number: str) -> None:
         """One flow per charger; a configured charger is only reconfigured."""
@@ -297,150 +405,49 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
             self._broker_chooser = BrokerChooser(self.hass, port, address)
         return self._broker_chooser
 
-    async def async_step_gateway(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Say in one sentence why the charger goes through the gateway."""
+    def _configured_serials(self) -> set[str]:
+        return {id_ for id_ in self._async_current_ids(include_ignore=False) if id_}
+
+    def _placeholders(self, *keys: str) -> dict[str, str]:
+        """What the claim and timeout texts say about this charger."""
         assert self._settings is not None
-        if user_input is not None:
-            return await self.async_step_provision()
-        return self.async_show_form(
-            step_id="gateway",
-            description_placeholders={
-                "host": self._settings.mqtt_host,
-                "port": str(self._settings.mqtt_port),
-                "gateway_port": str(self._route.charger_port),
-                "firmware": self._route.refused_firmware,
-            },
-        )
-
-    # --- Bluetooth session ----------------------------------------------------
-
-    async def async_step_provision(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Run the Bluetooth session, one progress line per command."""
-        if self._session is None:
-            self._session = self.hass.async_create_task(self._async_provision())
-            self._session.add_done_callback(lambda _: self._action_changed.set())
-        if not self._session.done():
-            self._action_changed.clear()
-            return self.async_show_progress(
-                step_id="provision",
-                progress_action=self._action,
-                progress_task=self.hass.async_create_task(self._action_changed.wait()),
-            )
-        session, self._session = self._session, None
-        try:
-            self._channel = session.result()
-        except ProvisioningFailedError as err:
-            self._error = err.error
-            return self.async_show_progress_done(next_step_id="settings")
-        return self.async_show_progress_done(next_step_id="claim")
-
-    def _set_action(self, action: str) -> None:
-        self._action = action
-        self._action_changed.set()
-
-    async def _async_provision(self) -> int | None:
-        assert self._settings is not None
-        assert self._address is not None
-        # In gateway mode the charger is told the gateway's port, not the broker's.
-        settings = dataclasses.replace(
-            self._settings, mqtt_port=self._route.charger_port
-        )
-        return await async_provision(
-            self.hass, self._address, settings, self._set_action
-        )
-
-    # --- Claim window ---------------------------------------------------------
-
-    async def async_step_claim(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Wait for the charger's first valid report on MQTT."""
-        assert self._settings is not None
-        if self._claim is None:
-            self._claim_window = ClaimWindow(
-                self.hass,
-                self._settings.serial_number,
-                {
-                    unique_id
-                    for unique_id in self._async_current_ids(include_ignore=False)
-                    if unique_id
-                },
-            )
-            self._claim = self.hass.async_create_task(
-                self._claim_window.async_wait(CLAIM_TIMEOUT)
-            )
-        if not self._claim.done():
-            return self.async_show_progress(
-                step_id="claim",
-                progress_action="claim",
-                progress_task=self._claim,
-                description_placeholders={
-                    "host": self._settings.mqtt_host,
-                    "port": str(self._route.charger_port),
-                    "seconds": str(int(CLAIM_TIMEOUT)),
-                },
-            )
-        claim, self._claim = self._claim, None
-        self._claimed = claim.result()
-        if self._claimed is None:
-            if self._other_serial_numbers():
-                return self.async_show_progress_done(next_step_id="claim_timeout_other")
-            return self.async_show_progress_done(next_step_id="claim_timeout")
-        return self.async_show_progress_done(next_step_id="finish")
-
-    def _other_serial_numbers(self) -> set[str]:
-        window = self._claim_window
-        return window.other_serial_numbers if window else set()
-
-    async def async_step_claim_timeout(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """No report in time: wait again, finish anyway, or provision again."""
-        return self._claim_timeout_menu("claim_timeout")
-
-    async def async_step_claim_timeout_other(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """No report from our charger, but another one reported."""
-        return self._claim_timeout_menu("claim_timeout_other")
-
-    def _claim_timeout_menu(self, step_id: str) -> ConfigFlowResult:
-        assert self._settings is not None
-        return self.async_show_menu(
-            step_id=step_id,
-            menu_options=["claim", "finish", "settings"],
-            description_placeholders={
-                "seconds": str(int(CLAIM_TIMEOUT)),
-                "host": self._settings.mqtt_host,
-                "port": str(self._route.charger_port),
-                "serial_number": self._settings.serial_number,
-                "other_serial_numbers": ", ".join(sorted(self._other_serial_numbers())),
-            },
-        )
-
-    async def async_step_finish(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Create (or update) the entry with what the charger was told."""
-        assert self._settings is not None
-        data: dict[str, Any] = {
-            CONF_SERIAL_NUMBER: self._settings.serial_number,
-            CONF_CHARGER_CHANNEL: self._channel,
-            CONF_MQTT_HOST: self._settings.mqtt_host,
-            CONF_MQTT_PORT: self._route.charger_port,
-            CONF_GATEWAY: self._route.gateway,
-            CONF_ADDRESS: self._address,
+        known = {
+            "host": self._settings.mqtt_host,
+            "port": str(self._route.charger_port),  # where the charger reports
+            "seconds": str(int(CLAIM_TIMEOUT)),
+            "serial_number": self._settings.serial_number,
+            "other_serial_numbers": ", ".join(sorted(self._reports)),
         }
-        return self._async_finish(data)
+        return {key: known[key] for key in keys}
+
+    def _timeout_placeholders(self) -> dict[str, str]:
+        return self._placeholders(
+            "seconds", "host", "port", "serial_number", "other_serial_numbers"
+        )
+
+    def _select_form(
+        self, step_id: str, key: str, options: dict[str, str]
+    ) -> ConfigFlowResult:
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(key): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[
+                                SelectOptionDict(value=value, label=label)
+                                for value, label in options.items()
+                            ]
+                        )
+                    )
+                }
+            ),
+        )
 
     def _async_finish(self, data: dict[str, Any]) -> ConfigFlowResult:
         serial_number: str = data[CONF_SERIAL_NUMBER]
         if self._claimed:
-            # The entry's coordinator starts from what the claim window heard.
+            # The entry's coordinator starts from the report the flow heard.
             self.hass.data.setdefault(CLAIMED_STATUS, {})[serial_number] = self._claimed
         if self.source == SOURCE_RECONFIGURE:
             return self.async_update_reload_and_abort(
@@ -450,14 +457,11 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
             title=f"Novabot charger {serial_number}", data=data
         )
 
-    # --- Helpers --------------------------------------------------------------
-
     @callback
     def async_remove(self) -> None:
-        """Stop the session and the claim; give the gateway back."""
-        for task in (self._session, self._claim):
-            if task and not task.done():
-                task.cancel()
+        """Stop what a progress step runs; give the gateway back."""
+        if self._task and not self._task.done():
+            self._task.cancel()
         if self._broker_chooser:
             self.hass.async_create_background_task(
                 self._broker_chooser.async_release(),
@@ -467,49 +471,6 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_require_mqtt(self) -> None:
         if not await mqtt.async_wait_for_mqtt_client(self.hass):
             raise AbortFlow("mqtt_not_configured")
-
-    def _settings_schema(self) -> probatio.Schema:
-        return probatio.Schema(
-            {
-                probatio.Required(CONF_SERIAL_NUMBER): TextSelector(),
-                probatio.Required(CONF_SSID): TextSelector(),
-                probatio.Optional(CONF_PASSWORD): TextSelector(
-                    TextSelectorConfig(type=TextSelectorType.PASSWORD)
-                ),
-                probatio.Required(CONF_MQTT_HOST): TextSelector(),
-                probatio.Required(CONF_MQTT_PORT): NumberSelector(
-                    NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
-                ),
-            }
-        )
-
-    async def _async_form_defaults(self) -> dict[str, Any]:
-        """What the user typed before, else an address the charger can reach."""
-        defaults = dict(self._form_input)
-        if CONF_MQTT_HOST not in defaults:
-            try:
-                # Home Assistant's LAN address: the MQTT entry's broker name may be
-                # a container name (core-mosquitto) the charger cannot resolve.
-                defaults[CONF_MQTT_HOST] = await network.async_get_source_ip(self.hass)
-            except HomeAssistantError:
-                LOGGER.debug("No LAN address found to suggest for the broker")
-        defaults.setdefault(CONF_MQTT_PORT, self._broker_port())
-        return defaults
-
-    def _broker_port(self) -> int:
-        """The MQTT entry's port when it is plain TCP; the charger cannot do TLS."""
-        entries = self.hass.config_entries.async_entries(mqtt.DOMAIN)
-        if not entries:
-            return DEFAULT_MQTT_PORT
-        broker = entries[0].data
-        plain = broker.get(mqtt.CONF_TRANSPORT, "tcp") == "tcp" and not broker.get(
-            mqtt.CONF_CERTIFICATE
-        )
-        return (
-            int(broker.get(CONF_PORT, DEFAULT_MQTT_PORT))
-            if plain
-            else DEFAULT_MQTT_PORT
-        )
 
 
 class NovabotOptionsFlow(OptionsFlowWithReload):

@@ -27,6 +27,7 @@ from .const import (
     SILENCE_REPAIR_AFTER,
 )
 from .protocol import (
+    REPORT_FIELDS,
     ChargerStatus,
     InvalidMessageError,
     PayloadCodec,
@@ -85,6 +86,8 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         self._cancel_stale: CALLBACK_TYPE | None = None
         self._cancel_repair: CALLBACK_TYPE | None = None
         self.online = False
+        # What the last update changed: entities reading other fields skip it.
+        self.changed_fields = REPORT_FIELDS
         self.encrypted: bool | None = None
         self.firmware_version: str | None = None
         self.last_report: datetime | None = None
@@ -131,9 +134,13 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             LOGGER.debug("Ignoring message from %s: %s", self.serial_number, err.reason)
             return
         self._last_payload = payload
+        if self.encrypted is not None and decoded.encrypted != self.encrypted:
+            # Plain to encrypted is what an update to v0.4.0 looks like.
+            self._firmware_asked = False
         self.encrypted = decoded.encrypted
         self._report_accepted()
         if status != self.data:
+            self.changed_fields = status.changed_fields(self.data)
             self.async_set_updated_data(status)
 
     def _report_accepted(self) -> None:
@@ -151,19 +158,32 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
                 LOGGER.info("Charger %s is reporting again", self.serial_number)
                 self._firmware_asked = False  # it may have been updated meanwhile
             ir.async_delete_issue(self.hass, DOMAIN, self.repair_issue_id)
-            self.async_update_listeners()
+            self._availability_changed()
         self._ask_firmware_version()
 
     def _watch_for_silence(self) -> None:
-        if self._cancel_stale:
-            self._cancel_stale()
-        self._cancel_stale = async_call_later(
-            self.hass, self._stale_after, self._went_stale
-        )
+        """Check for silence once the stale timeout has passed.
+
+        One timer at a time: a report only notes its time, and the check moves
+        itself on while reports keep coming (a report every ~2 s would otherwise
+        cancel and start a timer each time).
+        """
+        if self._cancel_stale is None:
+            self._cancel_stale = async_call_later(
+                self.hass, self._stale_after, self._check_silence
+            )
 
     @callback
-    def _went_stale(self, _now: datetime) -> None:
+    def _check_silence(self, now: datetime) -> None:
         self._cancel_stale = None
+        if (
+            self.last_report is not None
+            and (quiet := now - self.last_report) < self._stale_after
+        ):
+            self._cancel_stale = async_call_later(
+                self.hass, self._stale_after - quiet, self._check_silence
+            )
+            return
         self._cancel_repair = async_call_later(
             self.hass, SILENCE_REPAIR_AFTER - self._stale_after, self._raise_repair
         )
@@ -174,7 +194,11 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
                 self.serial_number,
                 self._stale_after,
             )
-            self.async_update_listeners()
+            self._availability_changed()
+
+    def _availability_changed(self) -> None:
+        self.changed_fields = REPORT_FIELDS  # every entity looks again
+        self.async_update_listeners()
 
     @callback
     def _raise_repair(self, _now: datetime) -> None:

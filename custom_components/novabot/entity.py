@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from abc import abstractmethod
+from dataclasses import dataclass
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_ADDRESS, DOMAIN, MANUFACTURER, MODEL
 from .coordinator import NovabotCoordinator
 
-if TYPE_CHECKING:
-    from homeassistant.helpers.entity import EntityDescription
+
+@dataclass(frozen=True, kw_only=True)
+class NovabotEntityDescription(EntityDescription):
+    """The report fields an entity's value is computed from."""
+
+    fields: frozenset[str]
 
 
 class NovabotEntity(CoordinatorEntity[NovabotCoordinator]):
-    """An entity that reads one value of the charger's latest report."""
+    """An entity that reads one value of the charger's latest report.
+
+    A report usually changes one or two fields: an entity whose fields did not
+    change does nothing, and one writes its state only when its own value or
+    its availability changed.
+    """
 
     _attr_has_entity_name = True
+    _shown: tuple[bool, object] | None = None
+    entity_description: NovabotEntityDescription
 
     def __init__(
-        self, coordinator: NovabotCoordinator, description: EntityDescription
+        self, coordinator: NovabotCoordinator, description: NovabotEntityDescription
     ) -> None:
         super().__init__(coordinator)
         self.entity_description = description
@@ -37,6 +51,29 @@ class NovabotEntity(CoordinatorEntity[NovabotCoordinator]):
             serial_number=serial_number,
             # No sw_version: the registry keeps the last one the charger gave.
         )
+
+    @abstractmethod
+    def _current_value(self) -> object:
+        """The value this entity shows from the latest report (platforms say)."""
+
+    def _now_showing(self) -> tuple[bool, object]:
+        available = self.available
+        return available, self._current_value() if available else None
+
+    async def async_added_to_hass(self) -> None:
+        """Remember what the first state write shows."""
+        await super().async_added_to_hass()
+        self._shown = self._now_showing()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only if this entity's value or availability changed."""
+        if self.coordinator.changed_fields.isdisjoint(self.entity_description.fields):
+            return
+        showing = self._now_showing()
+        if showing != self._shown:
+            self._shown = showing
+            self.async_write_ha_state()
 
     @property
     def available(self) -> bool:

@@ -15,7 +15,7 @@ from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 
-from .entity import NovabotEntity
+from .entity import NovabotEntity, NovabotEntityDescription
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,7 +30,7 @@ PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class NovabotSensorEntityDescription(SensorEntityDescription):
+class NovabotSensorEntityDescription(SensorEntityDescription, NovabotEntityDescription):
     """A sensor and the function reading its value from a report."""
 
     value_fn: Callable[[ChargerStatus], int | None]
@@ -46,6 +46,7 @@ def _raw(
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=enabled,
         state_class=state_class,
+        fields=frozenset({key}),
         value_fn=lambda status: getattr(status, key),
     )
 
@@ -55,6 +56,7 @@ SENSORS: tuple[NovabotSensorEntityDescription, ...] = (
         key="gps_satellites",
         translation_key="gps_satellites",
         state_class=SensorStateClass.MEASUREMENT,
+        fields=frozenset({"charger_status"}),
         value_fn=lambda status: status.gps_satellites,
     ),
     NovabotSensorEntityDescription(
@@ -62,6 +64,7 @@ SENSORS: tuple[NovabotSensorEntityDescription, ...] = (
         translation_key="lora_rssi",
         entity_category=EntityCategory.DIAGNOSTIC,
         state_class=SensorStateClass.MEASUREMENT,
+        fields=frozenset({"charger_status"}),
         value_fn=lambda status: status.lora_rssi,
     ),
     NovabotSensorEntityDescription(
@@ -69,11 +72,13 @@ SENSORS: tuple[NovabotSensorEntityDescription, ...] = (
         translation_key="lora_heartbeat_misses",
         entity_category=EntityCategory.DIAGNOSTIC,
         state_class=SensorStateClass.MEASUREMENT,
+        fields=frozenset({"mower_error"}),
         value_fn=lambda status: status.lora_heartbeat_misses,
     ),
     NovabotSensorEntityDescription(
         key="mower_status",
         translation_key="mower_status",
+        fields=frozenset({"mower_status"}),
         value_fn=lambda status: status.mower_status,
     ),
     _raw("mower_x", state_class=SensorStateClass.MEASUREMENT),
@@ -91,6 +96,7 @@ OPTIONAL_SENSORS: tuple[NovabotSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.BATTERY,
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
+        fields=frozenset({"battery_capacity"}),
         value_fn=lambda status: status.battery_capacity,
     ),
 )
@@ -105,27 +111,32 @@ async def async_setup_entry(
     coordinator = entry.runtime_data
     async_add_entities(NovabotSensor(coordinator, desc) for desc in SENSORS)
 
+    # Optional sensors known from an earlier run come back at once; the others
+    # when a report first carries their field.
     registry = er.async_get(hass)
-    pending = {desc.key: desc for desc in OPTIONAL_SENSORS}
+    known, pending = [], []
+    for desc in OPTIONAL_SENSORS:
+        unique_id = f"{coordinator.serial_number}_{desc.key}"
+        if registry.async_get_entity_id("sensor", entry.domain, unique_id):
+            known.append(desc)
+        else:
+            pending.append(desc)
 
     @callback
-    def add_optional_sensors() -> None:
-        seen = [
-            desc
-            for key, desc in pending.items()
-            if (coordinator.data and desc.value_fn(coordinator.data) is not None)
-            # Known from an earlier run: keep it, even before the next report.
-            or registry.async_get_entity_id(
-                "sensor", entry.domain, f"{coordinator.serial_number}_{key}"
-            )
-        ]
-        for desc in seen:
-            del pending[desc.key]
-        if seen:
-            async_add_entities(NovabotSensor(coordinator, desc) for desc in seen)
+    def add_reported_sensors() -> None:
+        status: ChargerStatus | None = coordinator.data
+        if not pending or status is None:
+            return
+        reported = [desc for desc in pending if desc.value_fn(status) is not None]
+        for desc in reported:
+            pending.remove(desc)
+        if reported:
+            async_add_entities(NovabotSensor(coordinator, desc) for desc in reported)
 
-    add_optional_sensors()
-    entry.async_on_unload(coordinator.async_add_listener(add_optional_sensors))
+    if known:
+        async_add_entities(NovabotSensor(coordinator, desc) for desc in known)
+    add_reported_sensors()
+    entry.async_on_unload(coordinator.async_add_listener(add_reported_sensors))
 
 
 class NovabotSensor(NovabotEntity, SensorEntity):
@@ -138,3 +149,6 @@ class NovabotSensor(NovabotEntity, SensorEntity):
     def native_value(self) -> int | None:
         """The value in the latest report."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+    def _current_value(self) -> object:
+        return self.native_value

@@ -257,6 +257,14 @@ def test_serial_number_is_letters_and_digits_only(value: str) -> None:
     assert err.value.code == InputError.SERIAL_NUMBER_CHARACTERS
 
 
+def test_serial_number_longer_than_an_access_point_name_is_refused() -> None:
+    with pytest.raises(InvalidInputError) as err:
+        normalize_serial_number("LFIC" + "1" * 29)
+
+    assert err.value.code == InputError.SERIAL_NUMBER_TOO_LONG
+    assert normalize_serial_number("LFIC" + "1" * 28) == "LFIC" + "1" * 28
+
+
 # --- WiFi -------------------------------------------------------------------------------
 
 

@@ -248,7 +248,7 @@ def test_the_slowest_charger_the_firmware_allows_is_provisioned() -> None:
         (Command.SET_LORA_INFO, 60),
     ],
 )
-def test_slow_steps_wait_at_least_60_s_beyond_the_firmware_limit(
+def test_slow_steps_wait_at_least_60_s_and_longer_than_the_firmware(
     step: Command, firmware_limit: float
 ) -> None:
     assert STEP_TIMEOUTS[step] >= 60
@@ -285,7 +285,9 @@ def test_a_charger_silent_after_set_wifi_info_is_given_up_after_a_minute() -> No
 
     run_in_virtual_time(session())
 
+    # The firmware answers within 55 s; a minute of silence means not listening.
     assert gave_up_after == [STEP_TIMEOUTS[Command.SET_WIFI_INFO]]
+    assert gave_up_after[0] >= 60
 
 
 def test_writes_are_100_ms_apart() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from typing import Any
 
 from bleak.exc import BleakError
@@ -30,6 +31,7 @@ WIFI = {
         "ap": {"ssid": "LFIC1230700123", "passwd": "12345678", "encrypt": 0},
     }
 }
+WIFI_JSON = json.dumps(WIFI).encode()
 
 
 class Listener:
@@ -59,6 +61,16 @@ async def send(charger: VirtualCharger, message: dict[str, Any]) -> None:
     await charger.wait_idle()
 
 
+RTK = {"set_rtk_info": 0}
+LORA = {"set_lora_info": {"addr": 718, "channel": 16, "hc": 20, "lc": 14}}
+MQTT = {"set_mqtt_info": {"addr": "192.168.1.10", "port": 1883}}
+
+
+async def send_all(charger: VirtualCharger, *messages: dict[str, Any]) -> None:
+    for message in messages:
+        await send(charger, message)
+
+
 def reply(command: str, result: int = 0, value: Any = None) -> dict[str, Any]:
     return {"type": f"{command}_respond", "message": {"result": result, "value": value}}
 
@@ -74,9 +86,6 @@ async def test_commands_are_answered_in_frames_of_20_byte_notifications() -> Non
     assert all(len(data) <= 20 for data in listener.raw)
     assert listener.raw[-2].endswith(b"\x00")  # the last chunk is NUL-padded
     assert charger.state is ChargerState.CONFIGURING
-
-
-LORA = {"set_lora_info": {"addr": 718, "channel": 16, "hc": 20, "lc": 14}}
 
 
 @pytest.mark.parametrize(
@@ -95,7 +104,7 @@ async def test_lora_reply_has_each_shape_seen_on_real_chargers(
     shape: LoraReply, message: dict[str, Any]
 ) -> None:
     charger, listener = await connected(lora_reply=shape, assigned_channel=20)
-    await send(charger, WIFI)
+    await send_all(charger, WIFI, RTK)
 
     await send(charger, LORA)
 
@@ -105,7 +114,7 @@ async def test_lora_reply_has_each_shape_seen_on_real_chargers(
 
 async def test_a_failed_lora_scan_answers_its_result_without_a_channel() -> None:
     charger, listener = await connected(results={"set_lora_info": 1})
-    await send(charger, WIFI)
+    await send_all(charger, WIFI, RTK)
 
     await send(charger, LORA)
 
@@ -186,8 +195,7 @@ def test_the_link_drops_a_second_after_set_cfg_info_is_answered() -> None:
                 moments["answered"] = loop.time()
 
         await charger.start_notify(COMMAND_CHARACTERISTIC, listener)
-        await send(charger, WIFI)
-        await send(charger, {"set_cfg_info": 1})
+        await send_all(charger, WIFI, RTK, LORA, MQTT, {"set_cfg_info": 1})
         return moments
 
     moments, _ = run_in_virtual_time(exchange())
@@ -280,8 +288,7 @@ async def test_set_cfg_info_replies_then_drops_the_link_and_reboots() -> None:
     charger = VirtualCharger(disconnected_callback=dropped.append)
     listener = Listener()
     await charger.start_notify(COMMAND_CHARACTERISTIC, listener)
-    await send(charger, WIFI)
-    await send(charger, {"set_mqtt_info": {"addr": "192.168.1.10", "port": 1883}})
+    await send_all(charger, WIFI, RTK, LORA, MQTT)
 
     await send(charger, {"set_cfg_info": 1})
 
@@ -290,8 +297,10 @@ async def test_set_cfg_info_replies_then_drops_the_link_and_reboots() -> None:
     assert not charger.is_connected
     assert charger.state is ChargerState.REBOOTED
     assert charger.committed == {
-        "set_wifi_info": WIFI["set_wifi_info"],
-        "set_mqtt_info": {"addr": "192.168.1.10", "port": 1883},
+        **WIFI,
+        **RTK,
+        **LORA,
+        **MQTT,
         "set_cfg_info": 1,
     }
     with pytest.raises(BleakError):
@@ -303,11 +312,16 @@ async def test_set_cfg_info_replies_then_drops_the_link_and_reboots() -> None:
 async def test_reboot_without_reply_when_configured() -> None:
     charger, listener = await connected()
     charger.reply_to_cfg = False
-    await send(charger, WIFI)
+    await send_all(charger, WIFI, RTK, LORA, MQTT)
 
     await send(charger, {"set_cfg_info": 1})
 
-    assert listener.replies == [reply("set_wifi_info")]
+    assert [message["type"] for message in listener.replies] == [
+        "set_wifi_info_respond",
+        "set_rtk_info_respond",
+        "set_lora_info_respond",
+        "set_mqtt_info_respond",
+    ]
     assert not charger.is_connected
     assert charger.committed is not None
 
@@ -337,17 +351,31 @@ async def test_silent_step_is_never_answered_and_not_stored() -> None:
     assert charger.state is ChargerState.AWAITING_WIFI
 
 
-async def test_write_outside_a_frame_is_a_message_of_its_own() -> None:
+async def test_a_write_outside_a_frame_is_dropped() -> None:
     charger, listener = await connected()
 
-    await charger.write_gatt_char(COMMAND_CHARACTERISTIC, b'{"set_rtk_info":0}')
-    await charger.write_gatt_char(COMMAND_CHARACTERISTIC, b"not json")
+    await charger.write_gatt_char(COMMAND_CHARACTERISTIC, WIFI_JSON)
     await charger.write_gatt_char(COMMAND_CHARACTERISTIC, b"ble_end")
     await charger.wait_idle()
 
-    assert charger.commands == ["set_rtk_info"]
-    assert charger.garbage == [b"not json", b"ble_end"]
-    assert listener.replies == []  # set_wifi_info must come first
+    assert charger.received == []
+    assert charger.garbage == [WIFI_JSON, b"ble_end"]
+    assert listener.replies == []
+
+
+async def test_a_step_that_skips_ahead_is_ignored_and_a_repeated_one_answered() -> None:
+    charger, listener = await connected()
+    await send(charger, WIFI)
+
+    await send(charger, LORA)  # before set_rtk_info: ignored
+    await send_all(charger, RTK, RTK, LORA)
+
+    assert [message["type"] for message in listener.replies] == [
+        "set_wifi_info_respond",
+        "set_rtk_info_respond",
+        "set_rtk_info_respond",
+        "set_lora_info_respond",
+    ]
 
 
 async def test_writes_to_other_characteristics_are_recorded_but_not_commands() -> None:

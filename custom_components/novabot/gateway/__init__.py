@@ -1,6 +1,7 @@
 """The gateway: an embedded MQTT listener that admits only chargers.
 
-The charger speaks MQTT 3.1.1 without credentials, and the official Mosquitto
+The charger speaks MQTT 3.1.1 anonymously (firmware v0.3.6) or with a fixed
+login (v0.4.0 and later) that the official Mosquitto
 add-on refuses every anonymous client. So in gateway mode the integration runs
 this small broker (amqtt) on its own port; chargers connect here, and their
 traffic is relayed through Home Assistant's own MQTT connection, so the add-on
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import itertools
 from typing import TYPE_CHECKING, Any, Final
 
@@ -47,7 +49,6 @@ from ..const import (
     LOGGER,
 )
 from . import limits
-from .broker import NovabotGateway
 from .counters import Disconnect, Drop, _Counters
 from .errors import (
     GatewayError,
@@ -61,6 +62,8 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
 
+    from .broker import NovabotGateway
+
 __all__ = [
     "DATA_GATEWAY",
     "DEFAULT_BIND_ADDRESS",
@@ -71,7 +74,6 @@ __all__ = [
     "GatewayMqttUnavailableError",
     "GatewayPortInUseError",
     "GatewayStartError",
-    "NovabotGateway",
     "async_get_gateway_diagnostics",
     "async_use_gateway",
     "gateway_endpoint",
@@ -159,7 +161,14 @@ class _GatewayManager:
     ) -> None:
         if not await mqtt.async_wait_for_mqtt_client(self._hass):
             raise GatewayMqttUnavailableError
-        gateway = NovabotGateway(self._hass, port, bind_address, self.counters)
+        # amqtt is loaded the first time a gateway starts, in the executor:
+        # installations in direct mode never import it.
+        broker = await self._hass.async_add_import_executor_job(
+            importlib.import_module, f"{__name__}.broker"
+        )
+        gateway: NovabotGateway = broker.NovabotGateway(
+            self._hass, port, bind_address, self.counters
+        )
         for serial_number in serial_numbers:
             await gateway.async_admit(serial_number)
         try:

@@ -68,7 +68,8 @@ class _GatewayPlugin(BaseAuthPlugin, BaseTopicPlugin):  # type: ignore[misc]  # 
         self._gateway = gateway
 
     async def authenticate(self, *, session: Session) -> bool:
-        # Chargers have no credentials. Marked anonymous, a session keeps no
+        # Chargers log in anonymously or with the login every charger shares.
+        # Marked anonymous, a session keeps no
         # messages or subscriptions once its client is gone.
         session.is_anonymous = True
         return True

@@ -57,13 +57,14 @@ from .provision import (
     ProvisioningResult,
     ProvisioningSession,
 )
-from .status import ChargerStatus, parse_status
+from .status import REPORT_FIELDS, ChargerStatus, parse_status
 
 __all__ = [
     "ANONYMOUS_LOGIN",
     "CHARGER_LOGINS",
     "COMMAND_CHARACTERISTIC",
     "FIXED_LOGIN",
+    "REPORT_FIELDS",
     "SERVICE_UUID",
     "STATUS_TOPIC_FILTER",
     "Admission",

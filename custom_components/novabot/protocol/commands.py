@@ -52,6 +52,7 @@ class InputError(StrEnum):
 
     SERIAL_NUMBER_PREFIX = "serial_number_prefix"
     SERIAL_NUMBER_CHARACTERS = "serial_number_characters"
+    SERIAL_NUMBER_TOO_LONG = "serial_number_too_long"
     SSID_EMPTY = "ssid_empty"
     SSID_TOO_SHORT = "ssid_too_short"
     SSID_TOO_LONG = "ssid_too_long"
@@ -72,6 +73,8 @@ def normalize_serial_number(value: str) -> str:
         raise InvalidInputError("serial_number", InputError.SERIAL_NUMBER_PREFIX)
     if not (serial_number.isascii() and serial_number.isalnum()):
         raise InvalidInputError("serial_number", InputError.SERIAL_NUMBER_CHARACTERS)
+    if len(serial_number) > MAX_SSID_BYTES:  # it names the charger's access point
+        raise InvalidInputError("serial_number", InputError.SERIAL_NUMBER_TOO_LONG)
     return serial_number
 
 
@@ -190,7 +193,7 @@ def set_lora_info() -> dict[str, Any]:
 
 
 def set_mqtt_info(host: str, port: int) -> dict[str, Any]:
-    """The broker the charger connects to, anonymously."""
+    """The broker the charger connects to (the command carries no credentials)."""
     return {Command.SET_MQTT_INFO: {"addr": host, "port": port}}
 
 

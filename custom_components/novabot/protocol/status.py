@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import InvalidMessageError
@@ -68,6 +68,19 @@ class ChargerStatus:
     def mower_connected(self) -> bool | None:
         """The mower answers the charger's heartbeats."""
         return None if self.mower_error is None else self.mower_error == 0
+
+    def changed_fields(self, previous: ChargerStatus | None) -> frozenset[str]:
+        """The report fields whose value differs from ``previous`` (all without one)."""
+        if previous is None:
+            return REPORT_FIELDS
+        return frozenset(
+            name
+            for name in REPORT_FIELDS
+            if getattr(self, name) != getattr(previous, name)
+        )
+
+
+REPORT_FIELDS = frozenset(field.name for field in fields(ChargerStatus))
 
 
 def _unsigned(body: Mapping[str, Any], key: str, low: int, high: int) -> int | None:
