@@ -35,8 +35,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.novabot import gateway as gw
+from tests.gateway.clients import PahoCharger
+from tests.gateway.common import free_port
 from tests.mosquitto import Mosquitto
-from tests.test_gateway import PahoCharger, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -1,21 +1,28 @@
 """The gateway: an embedded MQTT listener that admits only chargers.
 
 The charger speaks MQTT 3.1.1 anonymously (firmware v0.3.6) or with a fixed
-login (v0.4.0 and later) that the official Mosquitto
-add-on refuses every anonymous client. So in gateway mode the integration runs
-this small broker (amqtt) on its own port; chargers connect here, and their
-traffic is relayed through Home Assistant's own MQTT connection, so the add-on
-stays the hub and sees the same topics as in direct mode.
+login (v0.4.0 and later), and the official Mosquitto add-on refuses both. So in
+gateway mode the integration runs this small broker (amqtt) on its own port;
+chargers connect here, and their traffic is relayed through Home Assistant's
+own MQTT connection, so the add-on stays the hub and sees the same topics as in
+direct mode.
 
-Layers, from the socket inwards:
+Layers, along the data's way from the socket inwards:
 
+* ``broker``: ``NovabotGateway`` binds the port, starts and stops amqtt, and
+  wires the layers below to it. They work with amqtt, so this module loads
+  ``broker`` in the executor when a gateway starts: direct mode never does.
+* ``clients`` holds every accepted connection, at most ``MAX_CLIENTS``, each
+  known by its client id; a newer one with the same id takes over.
 * ``connection`` owns each TCP connection before amqtt sees a byte: it reads
   and checks the CONNECT itself, then frames every later packet (``packets``)
   and drops those over the size or the rate before amqtt parses them; it also
-  enforces the keep-alive. The gateway refuses the client over ``MAX_CLIENTS``.
-* ``broker`` holds amqtt's auth and topic-filter plugin, which denies
-  subscriptions and publishes inside the broker, and ``NovabotGateway``, which
-  relays to and from Home Assistant's MQTT, checking every topic again.
+  enforces the keep-alive.
+* ``rules`` decides who may publish and subscribe what; its amqtt auth and
+  topic-filter plugin denies subscriptions and publishes inside the broker and
+  checks every publish again before it goes to the relay.
+* ``relay`` publishes what the rules let through on Home Assistant's MQTT, and
+  hands commands from there to the chargers that listen for them.
 
 Topics up (``Dart/Receive_mqtt/<SN>``) and down (``Dart/Send_mqtt/<SN>``) are
 disjoint, the relay subscribes on Home Assistant's side only to the latter and
@@ -23,7 +30,8 @@ lets clients publish only to the former, and amqtt does not report its own
 (internal) broadcasts as received messages: nothing can loop.
 
 This module shares one gateway among the chargers of a Home Assistant
-instance; ``limits`` holds every limit, ``counters`` what the diagnostics count.
+instance; ``limits`` holds every limit, ``counters`` what the diagnostics count,
+``errors`` why a gateway cannot run.
 """
 
 from __future__ import annotations
