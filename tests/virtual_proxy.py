@@ -1,7 +1,7 @@
 """Pytest plugin: virtual Bluetooth proxies inside Home Assistant's real Bluetooth.
 
-Registered in ``tests/conftest.py`` (``pytest_plugins``). Importing it puts
-``dev/`` on ``sys.path``: ``custom_components`` is a namespace package, so
+Registered in ``tests/conftest.py`` (``pytest_plugins``). ``tests/__init__.py``
+puts ``dev/`` on ``sys.path``: ``custom_components`` is a namespace package, so
 ``dev/custom_components/virtual_bluetooth_proxy`` joins the repository's own
 ``custom_components`` and Home Assistant's loader finds it as a custom
 integration.
@@ -17,17 +17,9 @@ Fixtures:
 
 from __future__ import annotations
 
-from pathlib import Path
-import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-DEV = Path(__file__).resolve().parent.parent / "dev"
-if str(DEV) not in sys.path:
-    # Collection imports the test modules, which import the proxy: this must
-    # happen before, not in a fixture.
-    sys.path.append(str(DEV))
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable

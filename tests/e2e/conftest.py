@@ -27,6 +27,7 @@ from unittest.mock import patch
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -37,7 +38,7 @@ from custom_components.novabot.const import (
     DOMAIN,
 )
 
-from ..common import SERIAL, entry_data, mock_entry
+from ..common import ENABLED_KEYS, SERIAL, entry_data, mock_entry, states
 from ..flow_helpers import FakeRadio, charger_service_info, wait_for
 from ..mosquitto import Mosquitto, free_port, stop_process
 
@@ -52,6 +53,14 @@ MQTT_PASSWORD = "e2e-Secret-1"
 STALE_TIMEOUT = 10  # seconds; the smallest the options flow allows
 SIMULATOR = Path(__file__).resolve().parents[2] / "scripts" / "simulate-charger"
 SIMULATOR_CLIENT_ID = "ESP32_1a2b3c"  # the simulator's default
+
+
+def has_values(hass: HomeAssistant) -> bool:
+    """Every entity enabled by default shows a value."""
+    return all(
+        value not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
+        for value in states(hass, ENABLED_KEYS).values()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,20 +179,26 @@ async def charger_entry(
 
 
 @pytest.fixture
-def radio(mode: Mode, gateway_port: int) -> Iterator[FakeRadio]:
-    """Bluetooth hearing one charger in provisioning mode (a virtual one).
+def flow_gateway(gateway_port: int) -> Iterator[int]:
+    """The gateway a config flow opens: the free ``gateway_port``, on 127.0.0.1.
 
-    The flow's gateway takes the free ``gateway_port`` and, like the entry it
-    creates, listens on 127.0.0.1 only.
+    Like the entry the flow creates, it listens on 127.0.0.1 only. This is the
+    configuration a user sets in the options; the flow itself is not touched.
     """
-    radio = FakeRadio()
-    radio.hear(charger_service_info())
     with (
-        radio.installed(),
         patch(f"{FLOW}.DEFAULT_GATEWAY_PORT", gateway_port),
         patch(f"{FLOW}.DEFAULT_BIND_ADDRESS", HOST),
         patch(f"{INTEGRATION}.gateway.DEFAULT_BIND_ADDRESS", HOST),
     ):
+        yield gateway_port
+
+
+@pytest.fixture
+def radio(flow_gateway: int) -> Iterator[FakeRadio]:
+    """Bluetooth hearing one charger in provisioning mode (a virtual one)."""
+    radio = FakeRadio()
+    radio.hear(charger_service_info())
+    with radio.installed():
         yield radio
 
 

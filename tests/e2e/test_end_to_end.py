@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import SOURCE_BLUETOOTH, ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
@@ -42,6 +42,7 @@ from .conftest import (
     SIMULATOR_CLIENT_ID,
     STALE_TIMEOUT,
     Mode,
+    has_values,
 )
 
 if TYPE_CHECKING:
@@ -52,13 +53,6 @@ if TYPE_CHECKING:
     from .conftest import SimulatorFactory
 
 pytestmark = pytest.mark.e2e
-
-NO_VALUE = (STATE_UNKNOWN, STATE_UNAVAILABLE)
-
-
-def has_values(hass: HomeAssistant) -> bool:
-    """Every entity enabled by default shows a value."""
-    return all(value not in NO_VALUE for value in states(hass, ENABLED_KEYS).values())
 
 
 def all_unavailable(hass: HomeAssistant) -> bool:
@@ -141,7 +135,6 @@ async def test_entities_show_what_the_charger_sends(
         "gps_satellites": str(status >> 24),
         "gps_fix": "on" if status & 0x1 else "off",
         "rtk_fix": "on" if status & 0x100 else "off",
-        "lora_rssi": str((status >> 1) & 0x7F),
         "lora_heartbeat_misses": str(last["mower_error"]),
         "mower_status": str(last["mower_status"]),
         "mower_connected": "on" if last["mower_error"] == 0 else "off",
