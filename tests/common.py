@@ -62,12 +62,14 @@ OMIT: Final = object()  # a field value that leaves the field out of the report
 Shape = Literal["up_status_info", "type"]
 SHAPES: Final[tuple[Shape, ...]] = ("up_status_info", "type")
 
-# The contract table of docs/architecture.md: key -> (platform, enabled by default).
+# The contract table of docs/architecture.md: key -> (platform, enabled by default),
+# for the entities whose value comes from the charger's reports.
 ENTITIES: Final[Mapping[str, tuple[str, bool]]] = {
     "gps_satellites": ("sensor", True),
-    "lora_rssi": ("sensor", True),
     "lora_heartbeat_misses": ("sensor", True),
     "mower_status": ("sensor", True),
+    "mower_activity": ("sensor", True),
+    "mower_battery": ("sensor", True),
     "mower_x": ("sensor", False),
     "mower_y": ("sensor", False),
     "mower_z": ("sensor", False),
@@ -77,8 +79,32 @@ ENTITIES: Final[Mapping[str, tuple[str, bool]]] = {
     "gps_fix": ("binary_sensor", True),
     "rtk_fix": ("binary_sensor", True),
     "mower_connected": ("binary_sensor", True),
+    "mower": ("lawn_mower", True),
 }
 ENABLED_KEYS: Final = tuple(key for key, (_, on) in ENTITIES.items() if on)
+# The mower's values: stale, so unavailable, while the mower does not answer.
+MOWER_KEYS: Final = (
+    "mower_status",
+    "mower_activity",
+    "mower_battery",
+    "mower_x",
+    "mower_y",
+    "mower_z",
+    "mower_info",
+    "mower_info1",
+    "mower",
+)
+# Entities of what the charger answers when asked (its LoRa radio).
+RADIO_ENTITIES: Final[Mapping[str, str]] = {
+    "lora_noise": "sensor",
+    "lora_channel": "sensor",
+}
+# Settings Home Assistant keeps for the mower's start.
+SETTING_ENTITIES: Final[Mapping[str, str]] = {
+    "cutting_height": "number",
+    "mowing_area": "select",
+}
+PLATFORMS: Final = ("sensor", "binary_sensor", "lawn_mower", "number", "select")
 
 
 def report_document(shape: Shape = "up_status_info", **fields: Any) -> dict[str, Any]:
@@ -111,11 +137,16 @@ def report(
 
 def firmware_reply(version: Any = "v0.4.0", *, encrypt_for: str | None = None) -> bytes:
     """The charger's answer to ``{"ota_version_info": null}``."""
+    value = {"system": "v0.0.1", "version": version}
+    return reply("ota_version_info", value, encrypt_for=encrypt_for)
+
+
+def reply(
+    command: str, value: Any = None, result: int = 0, *, encrypt_for: str | None = None
+) -> bytes:
+    """The charger's ``<command>_respond``, plain or encrypted."""
     payload = encode_json(
-        {
-            "type": "ota_version_info_respond",
-            "message": {"result": 0, "value": {"version": version}},
-        }
+        {"type": f"{command}_respond", "message": {"result": result, "value": value}}
     )
     return encrypt(payload, encrypt_for) if encrypt_for else payload
 
@@ -176,7 +207,7 @@ async def send(
 ) -> None:
     """Deliver one MQTT message from the charger and let everything settle."""
     async_fire_mqtt_message(hass, topic or f"Dart/Receive_mqtt/{serial}", payload)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await hass.async_block_till_done()
 
 
 async def move_time(
@@ -203,7 +234,7 @@ async def move_time(
 def entity_id(hass: HomeAssistant, key: str, serial: str = SERIAL) -> str:
     """The entity id behind the unique id ``<SN>_<key>``."""
     registry = er.async_get(hass)
-    for platform in ("sensor", "binary_sensor"):
+    for platform in PLATFORMS:
         if found := registry.async_get_entity_id(platform, DOMAIN, f"{serial}_{key}"):
             return found
     raise AssertionError(f"no entity with unique id {serial}_{key}")

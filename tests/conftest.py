@@ -8,6 +8,7 @@ from unittest.mock import AsyncMock, MagicMock, Mock, PropertyMock, patch
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntryState
 import pytest
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 
 from custom_components.novabot.const import DOMAIN
 
@@ -19,9 +20,10 @@ if TYPE_CHECKING:
         MqttMockHAClient,
         MqttMockPahoClient,
     )
+    from syrupy.assertion import SnapshotAssertion
 
 
-pytest_plugins = ["tests.mosquitto", "tests.virtual_proxy"]
+pytest_plugins = ["tests.mosquitto", "tests.mqtt_charger", "tests.virtual_proxy"]
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +59,23 @@ async def mqtt_mock(
         mqtt_client_mock, None, Mock(fileno=Mock(return_value=-1))
     )
     await hass.async_block_till_done()
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in Home Assistant's shape: registry entries and states without ids."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture(autouse=True)
+def quick_replies() -> Generator[None]:
+    """Wait 0.2 s for a reply that does not come, not 4 s.
+
+    The virtual charger on MQTT answers at once; the end-to-end tests, whose
+    charger is a process, keep the real wait (their conftest says so).
+    """
+    with patch("custom_components.novabot.protocol.channel.REPLY_TIMEOUT", 0.2):
+        yield
 
 
 @pytest.fixture

@@ -1058,6 +1058,36 @@ async def test_broker_requiring_a_login_sends_the_charger_through_the_gateway(
 
 
 @pytest.mark.usefixtures("mqtt_mock")
+async def test_a_new_charger_joins_the_gateway_the_others_use(
+    hass: HomeAssistant,
+    radio: FakeRadio,
+    locked_broker: Mosquitto,
+    gateway: GatewayStandIn,
+    watcher: FlowWatcher,
+) -> None:
+    """One gateway serves every charger: a new one must not move it."""
+    other = configured_entry(
+        hass,
+        OTHER_SERIAL_NUMBER,
+        address=OTHER_ADDRESS,
+        gateway=True,
+        mqtt_port=gateway.port,
+    )
+    hass.config_entries.async_update_entry(
+        other, options={CONF_GATEWAY_BIND_ADDRESS: LOOPBACK}
+    )
+    result = await start_bluetooth_flow(hass)
+    flow_id = result["flow_id"]
+
+    await provision(hass, watcher, flow_id, settings_input(locked_broker.port))
+    result = await claim(hass, watcher, flow_id)
+
+    assert gateway.calls[0] == (SERIAL_NUMBER, gateway.port, LOOPBACK)
+    assert result["data"]["mqtt_port"] == gateway.port
+    assert result["result"].options == {CONF_GATEWAY_BIND_ADDRESS: LOOPBACK}
+
+
+@pytest.mark.usefixtures("mqtt_mock")
 async def test_gateway_that_does_not_answer_is_reported_on_the_broker_address(
     hass: HomeAssistant,
     radio: FakeRadio,

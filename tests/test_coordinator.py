@@ -23,11 +23,10 @@ import pytest
 
 from custom_components.novabot.const import (
     CONF_STALE_TIMEOUT,
-    DEFAULT_STALE_TIMEOUT,
     DOMAIN,
 )
 from custom_components.novabot.coordinator import CLAIMED_STATUS
-from custom_components.novabot.protocol import ChargerStatus, PayloadCodec
+from custom_components.novabot.protocol import ChargerStatus
 from custom_components.novabot.protocol.framing import encode_json
 
 from .common import (
@@ -35,6 +34,7 @@ from .common import (
     COMMAND_TOPIC,
     ENABLED_KEYS,
     ENTITIES,
+    MOWER_KEYS,
     OMIT,
     OTHER_SERIAL,
     SERIAL,
@@ -175,9 +175,11 @@ async def test_first_report_makes_entities_available_with_its_values(
 
     assert states(hass, ENABLED_KEYS) == {
         "gps_satellites": "17",
-        "lora_rssi": "0",
         "lora_heartbeat_misses": "5",
-        "mower_status": "0",
+        "mower_status": "unavailable",  # the mower missed 5 heartbeats: stale
+        "mower_activity": "unavailable",
+        "mower_battery": "unavailable",
+        "mower": "unavailable",
         "gps_fix": "on",
         "rtk_fix": "on",
         "mower_connected": "off",
@@ -284,11 +286,14 @@ async def test_same_status_in_another_shape_or_encryption_writes_no_state(
 @pytest.mark.parametrize(
     ("change", "changed_keys"),
     [
-        ({"mower_error": 5}, {"lora_heartbeat_misses", "mower_connected"}),
+        (
+            {"mower_error": 5},  # the mower stops answering: its values are stale
+            {"lora_heartbeat_misses", "mower_connected", *MOWER_KEYS},
+        ),
         ({"mower_error": 0, "mower_x": 7}, {"mower_x"}),
         ({"charger_status": 0x12000101}, {"gps_satellites", "charger_status"}),
         ({"charger_status": 0x11000001}, {"rtk_fix", "charger_status"}),
-        ({"charger_status": 0x11000121}, {"lora_rssi", "charger_status"}),
+        ({"charger_status": 0x110001FF}, {"charger_status"}),  # the LoRa flag bits
         ({"mower_status": 2}, {"mower_status"}),
     ],
 )
@@ -335,172 +340,6 @@ async def test_a_report_that_changes_one_field_writes_one_state(
     assert writes == 10  # one entity, once per report
 
 
-# --- Firmware version ---------------------------------------------------------
-
-
-async def test_firmware_version_is_asked_once_after_the_first_report(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
-) -> None:
-    await setup_entry(hass)
-    assert firmware_queries(mqtt_mock) == []
-
-    await send(hass, report())
-    await send(hass, report())
-    await send(hass, report(mower_error=9))
-
-    assert firmware_queries(mqtt_mock) == [FIRMWARE_QUERY]
-    call = next(
-        call
-        for call in mqtt_mock.async_publish.call_args_list
-        if call.args[0] == COMMAND_TOPIC
-    )
-    assert call.args[2] == 1  # QoS 1: the charger subscribes with QoS 1
-
-
-async def test_firmware_query_is_encrypted_when_the_charger_encrypts(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
-) -> None:
-    await setup_entry(hass)
-
-    await send(hass, report(encrypt_for=SERIAL))
-    await send(hass, report(encrypt_for=SERIAL, mower_error=2))
-
-    (query,) = firmware_queries(mqtt_mock)
-    assert query != FIRMWARE_QUERY
-    assert PayloadCodec(SERIAL).decrypt(query) == FIRMWARE_QUERY
-
-
-@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
-async def test_firmware_reply_sets_the_device_software_version(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    encrypted: bool,
-) -> None:
-    entry = await setup_entry(hass)
-    key = SERIAL if encrypted else None
-    await send(hass, report(encrypt_for=key))
-
-    await send(hass, firmware_reply("v0.4.0", encrypt_for=key))
-
-    assert device(hass).sw_version == "v0.4.0"
-    coordinator = coordinator_of(entry)
-    assert coordinator.firmware_version == "v0.4.0"
-    # A reply is not a status report.
-    assert coordinator.reports_accepted == 1
-    assert sum(coordinator.reports_ignored.values()) == 0
-
-
-async def test_firmware_reply_with_a_plain_string_value_and_a_later_upgrade(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-) -> None:
-    await setup_entry(hass)
-    await send(hass, report())
-    reply = encode_json(
-        {"type": "ota_version_info_respond", "message": {"value": "v0.3.6"}}
-    )
-
-    await send(hass, reply)
-    await send(hass, reply)
-    assert device(hass).sw_version == "v0.3.6"
-
-    await send(hass, firmware_reply("v0.4.0"))
-    assert device(hass).sw_version == "v0.4.0"
-
-
-@pytest.mark.parametrize("version", ["", "x" * 65, "v0.4\n.0", 40, None], ids=repr)
-async def test_firmware_reply_without_a_usable_version_is_ignored(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    caplog: pytest.LogCaptureFixture,
-    version: Any,
-) -> None:
-    entry = await setup_entry(hass)
-    await send(hass, report())
-
-    await send(hass, firmware_reply(version))
-
-    assert device(hass).sw_version is None
-    assert coordinator_of(entry).firmware_version is None
-    assert none_unavailable(hass)
-    assert warnings_or_errors(caplog) == []
-
-
-async def test_charger_that_never_answers_the_firmware_query_is_fine(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    freezer: FrozenDateTimeFactory,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    entry = await setup_entry(hass)
-    for _ in range(20):  # ten minutes of reports, no reply
-        await send(hass, report())
-        await move_time(hass, freezer, 30)
-
-    assert firmware_queries(mqtt_mock) == [FIRMWARE_QUERY]  # asked once, never again
-    assert device(hass).sw_version is None
-    assert coordinator_of(entry).firmware_version is None
-    assert none_unavailable(hass)
-    assert warnings_or_errors(caplog) == []
-
-
-async def test_firmware_version_is_read_from_the_system_and_version_reply(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
-) -> None:
-    await setup_entry(hass)
-    await send(hass, report())
-    reply = encode_json(
-        {
-            "type": "ota_version_info_respond",
-            "message": {
-                "result": 0,
-                "value": {"system": "v0.0.1", "version": "v0.4.0"},
-            },
-        }
-    )
-
-    await send(hass, reply)
-
-    assert device(hass).sw_version == "v0.4.0"
-
-
-@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
-async def test_firmware_version_is_asked_again_when_a_silent_charger_returns(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    freezer: FrozenDateTimeFactory,
-    encrypted: bool,
-) -> None:
-    """A charger that went quiet may have been updated (v0.3.6 -> v0.4.0)."""
-    await setup_entry(hass)
-    await send(hass, report())
-    await move_time(hass, freezer, DEFAULT_STALE_TIMEOUT + 1)
-
-    # It comes back encrypting: v0.4.0 now. The query goes out as it speaks.
-    await send(hass, report(encrypt_for=SERIAL if encrypted else None))
-    await send(hass, report(encrypt_for=SERIAL if encrypted else None))
-
-    first, second = firmware_queries(mqtt_mock)
-    assert first == FIRMWARE_QUERY
-    expected = PayloadCodec(SERIAL).encrypt(FIRMWARE_QUERY) if encrypted else first
-    assert second == expected
-
-
-async def test_firmware_version_is_asked_again_when_the_charger_starts_encrypting(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
-) -> None:
-    """An update from v0.3.6 to v0.4.0 can be quicker than the stale timeout."""
-    await setup_entry(hass)
-    await send(hass, report())
-
-    await send(hass, report(encrypt_for=SERIAL, mower_error=2))
-    await send(hass, report(encrypt_for=SERIAL, mower_error=3))
-
-    first, second = firmware_queries(mqtt_mock)
-    assert first == FIRMWARE_QUERY
-    assert PayloadCodec(SERIAL).decrypt(second) == FIRMWARE_QUERY
-
-
 # --- Availability -------------------------------------------------------------
 
 
@@ -530,7 +369,7 @@ async def test_each_report_restarts_the_stale_timeout(
 
 @pytest.mark.parametrize(
     "payload",
-    [report(), report(encrypt_for=SERIAL), report(mower_error=4)],
+    [report(), report(encrypt_for=SERIAL), report(mower_x=4)],
     ids=["identical", "identical-encrypted", "changed"],
 )
 async def test_entities_come_back_with_the_next_report(
@@ -746,11 +585,6 @@ TOO_LARGE = encode_json(
         ),
         pytest.param(b'{"foo": 1}', "not an up_status_info report", id="other-message"),
         pytest.param(
-            b'{"type": "set_lora_info_respond", "message": {"value": 15}}',
-            "not an up_status_info report",
-            id="other-reply",
-        ),
-        pytest.param(
             b'{"up_status_info": [285212929]}',
             "report is not an object",
             id="array-body",
@@ -900,7 +734,7 @@ async def test_status_seeded_by_the_config_flow_gives_values_at_setup(
     assert state(hass, "mower_status").state == "unknown"  # not in the seed
     assert set(ENTITIES) <= set(states(hass, tuple(ENTITIES)))
     assert hass.data[CLAIMED_STATUS] == {OTHER_SERIAL: ChargerStatus(charger_status=0)}
-    assert coordinator_of(entry).firmware_version is None
+    assert coordinator_of(entry).details.firmware_version is None
 
     # The seed counts as the first report for the stale timeout.
     await move_time(hass, freezer, 61)

@@ -1,10 +1,10 @@
-"""Sensors and binary sensors: the contract table, values, the device."""
+"""The charger's entities: the contract table, values, the device."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
+from unittest.mock import patch
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
     ATTR_DEVICE_CLASS,
@@ -13,10 +13,11 @@ from homeassistant.const import (
     PERCENTAGE,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
-    EntityCategory,
+    Platform,
 )
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
+from pytest_homeassistant_custom_component.common import snapshot_platform
 
 from custom_components.novabot.const import CONF_ADDRESS, DOMAIN
 
@@ -26,11 +27,13 @@ from .common import (
     ENTITIES,
     OMIT,
     OTHER_SERIAL,
+    PLATFORMS,
+    RADIO_ENTITIES,
     SERIAL,
+    SETTING_ENTITIES,
     SHAPES,
     entity_id,
     entry_data,
-    firmware_reply,
     mock_entry,
     report,
     send,
@@ -40,50 +43,23 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+    from syrupy.assertion import SnapshotAssertion
 
     from .common import Shape
+    from .mqtt_charger import MqttCharger
 
 DEVICE_NAME = f"Novabot charger {SERIAL}"
-DIAGNOSTIC = EntityCategory.DIAGNOSTIC
-MEASUREMENT = SensorStateClass.MEASUREMENT
 
-
-class Expected(NamedTuple):
-    """What the contract and strings.json say about one entity."""
-
-    name: str
-    device_class: str | None = None
-    state_class: str | None = None
-    category: EntityCategory | None = None
-
-
-EXPECTED: dict[str, Expected] = {
-    "gps_satellites": Expected("GPS satellites", state_class=MEASUREMENT),
-    "lora_rssi": Expected("LoRa signal", state_class=MEASUREMENT, category=DIAGNOSTIC),
-    "lora_heartbeat_misses": Expected(
-        "Missed mower heartbeats", state_class=MEASUREMENT, category=DIAGNOSTIC
-    ),
-    "mower_status": Expected("Mower status code"),
-    "mower_x": Expected("Mower X", state_class=MEASUREMENT, category=DIAGNOSTIC),
-    "mower_y": Expected("Mower Y", state_class=MEASUREMENT, category=DIAGNOSTIC),
-    "mower_z": Expected("Mower heading", state_class=MEASUREMENT, category=DIAGNOSTIC),
-    "mower_info": Expected("Mower info", category=DIAGNOSTIC),
-    "mower_info1": Expected("Mower info 1", category=DIAGNOSTIC),
-    "charger_status": Expected("Status bits", category=DIAGNOSTIC),
-    "gps_fix": Expected("GPS fix"),
-    "rtk_fix": Expected("RTK fix"),
-    "mower_connected": Expected(
-        "Mower", device_class=BinarySensorDeviceClass.CONNECTIVITY
-    ),
-}
-
-# A report with a distinct value in every field.
+# A report with a distinct value in every field: a mower mowing (work status 90
+# in byte 2), its battery at 64 % (byte 1 of mower_info).
 FIELDS: dict[str, int] = {
     "charger_status": 0x11000101,
-    "mower_status": 3,
-    "mower_info": 4,
+    "mower_status": 0x005A0001,
+    "mower_info": 0x00004000,
     "mower_x": 1234,
     "mower_y": 0xFFFFFF,
     "mower_z": 90,
@@ -92,59 +68,44 @@ FIELDS: dict[str, int] = {
 }
 VALUES: dict[str, str] = {
     "gps_satellites": "17",
-    "lora_rssi": "0",
     "lora_heartbeat_misses": "0",
-    "mower_status": "3",
+    "mower_status": "5898241",
+    "mower_activity": "mowing",
+    "mower_battery": "64",
     "mower_x": "1234",
     "mower_y": "16777215",
     "mower_z": "90",
-    "mower_info": "4",
+    "mower_info": "16384",
     "mower_info1": "7",
     "charger_status": "285212929",
     "gps_fix": "on",
     "rtk_fix": "on",
     "mower_connected": "on",
+    "mower": "mowing",
 }
 
 
-def test_the_expectations_cover_the_contract_table() -> None:
-    assert set(EXPECTED) == set(ENTITIES) == set(VALUES)
+def test_the_values_cover_the_contract_table() -> None:
+    assert set(ENTITIES) == set(VALUES)
 
 
-# --- The contract table -------------------------------------------------------
+# --- The contract table: every entity, as a snapshot ----------------------------------
 
 
-@pytest.mark.parametrize("key", list(ENTITIES))
-async def test_contract_entity_is_registered_as_specified(
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_entities_of_each_platform(
     hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
+    mqtt_charger: MqttCharger,
     entity_registry: er.EntityRegistry,
-    key: str,
+    snapshot: SnapshotAssertion,
+    platform: str,
 ) -> None:
-    entry = await setup_entry(hass)
-    platform, enabled = ENTITIES[key]
-    expected = EXPECTED[key]
+    with patch("custom_components.novabot.PLATFORMS", [Platform(platform)]):
+        entry = await setup_entry(hass)
+    await send(hass, report(**FIELDS))  # and the charger answers its queries
 
-    entity = entity_registry.async_get(entity_id(hass, key))
-
-    assert entity is not None
-    assert entity.unique_id == f"{SERIAL}_{key}"
-    assert entity.domain == platform
-    assert entity.platform == DOMAIN
-    assert entity.config_entry_id == entry.entry_id
-    assert entity.translation_key == key
-    assert entity.has_entity_name is True
-    assert entity.original_name == expected.name
-    assert entity.original_device_class == expected.device_class
-    assert (entity.capabilities or {}).get("state_class") == expected.state_class
-    assert entity.entity_category == expected.category
-    assert entity.unit_of_measurement is None
-    if enabled:
-        assert entity.disabled_by is None
-        assert hass.states.get(entity.entity_id) is not None
-    else:
-        assert entity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
-        assert hass.states.get(entity.entity_id) is None
+    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
 async def test_the_charger_has_exactly_the_contract_entities(
@@ -157,26 +118,19 @@ async def test_the_charger_has_exactly_the_contract_entities(
 
     registered = er.async_entries_for_config_entry(entity_registry, entry.entry_id)
 
-    assert {entity.unique_id for entity in registered} == {
-        f"{SERIAL}_{key}" for key in ENTITIES
+    contract = {
+        **{key: platform for key, (platform, _) in ENTITIES.items()},
+        **RADIO_ENTITIES,
+        **SETTING_ENTITIES,
     }
-    assert {entity.entity_id for entity in registered if not entity.disabled_by} == {
-        entity_id(hass, key) for key in ENABLED_KEYS
+    assert {(e.unique_id, e.domain) for e in registered} == {
+        (f"{SERIAL}_{key}", platform) for key, platform in contract.items()
     }
-
-
-@pytest.mark.usefixtures("entity_registry_enabled_by_default")
-async def test_entities_are_named_after_the_device(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
-) -> None:
-    await setup_entry(hass)
-    await send(hass, report())
-
-    for key, expected in EXPECTED.items():
-        attributes = state(hass, key).attributes
-        assert attributes[ATTR_FRIENDLY_NAME] == f"{DEVICE_NAME} {expected.name}"
-        assert attributes.get(ATTR_DEVICE_CLASS) == expected.device_class
-        assert attributes.get("state_class") == expected.state_class
+    enabled = {*ENABLED_KEYS, *RADIO_ENTITIES, *SETTING_ENTITIES}
+    assert {e.entity_id for e in registered if not e.disabled_by} == {
+        entity_id(hass, key) for key in enabled
+    }
+    assert all(e.translation_key == e.unique_id.split("_", 1)[1] for e in registered)
 
 
 # --- Values -------------------------------------------------------------------
@@ -188,7 +142,9 @@ async def test_entities_are_unavailable_until_the_first_report(
 ) -> None:
     await setup_entry(hass)
 
-    assert set(states(hass, tuple(ENTITIES)).values()) == {STATE_UNAVAILABLE}
+    assert set(states(hass, (*ENTITIES, *RADIO_ENTITIES)).values()) == {
+        STATE_UNAVAILABLE
+    }
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -208,13 +164,13 @@ async def test_values_are_decoded_from_a_report(
 @pytest.mark.parametrize(
     ("charger_status", "expected"),
     [
-        # (satellites, gps_fix, rtk_fix, lora_rssi)
-        (0x11000101, ("17", "on", "on", "0")),  # the documented example
-        (0x00000000, ("0", "off", "off", "0")),
-        (0x0A0000FF, ("10", "on", "off", "127")),
-        (0xFF000100, ("255", "off", "on", "0")),
-        (0x0700005A, ("7", "off", "off", "45")),
-        (0xFFFFFFFF, ("255", "on", "on", "127")),
+        # (satellites, gps_fix, rtk_fix)
+        (0x11000101, ("17", "on", "on")),  # the documented example
+        (0x00000000, ("0", "off", "off")),
+        (0x0A0000FF, ("10", "on", "off")),  # bits 1..7: a LoRa flag, not shown
+        (0xFF000100, ("255", "off", "on")),
+        (0x0700005A, ("7", "off", "off")),
+        (0xFFFFFFFF, ("255", "on", "on")),
     ],
     ids=lambda value: hex(value) if isinstance(value, int) else "",
 )
@@ -222,13 +178,13 @@ async def test_charger_status_bits_are_decoded(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
     charger_status: int,
-    expected: tuple[str, str, str, str],
+    expected: tuple[str, str, str],
 ) -> None:
     await setup_entry(hass)
 
     await send(hass, report(charger_status=charger_status))
 
-    keys = ("gps_satellites", "gps_fix", "rtk_fix", "lora_rssi", "charger_status")
+    keys = ("gps_satellites", "gps_fix", "rtk_fix", "charger_status")
     assert states(hass, keys) == dict(
         zip(keys, (*expected, str(charger_status)), strict=True)
     )
@@ -270,7 +226,6 @@ async def test_report_without_mower_fields_leaves_them_unknown(
     assert states(hass, tuple(ENTITIES)) == {
         **dict.fromkeys(ENTITIES, STATE_UNKNOWN),
         "gps_satellites": "17",
-        "lora_rssi": "0",
         "charger_status": "285212929",
         "gps_fix": "on",
         "rtk_fix": "on",
@@ -317,7 +272,7 @@ async def test_battery_sensor_appears_only_once_a_report_carries_it(
     # A later report without the field: the value is unknown, the sensor stays.
     await send(hass, report())
     assert state(hass, "battery_capacity").state == STATE_UNKNOWN
-    assert len(hass.states.async_entity_ids("sensor")) == 5
+    assert hass.states.get(battery.entity_id) is not None
 
 
 async def test_battery_sensor_is_added_once_only(
@@ -421,13 +376,15 @@ async def test_device_has_the_bluetooth_connection_when_the_entry_knows_the_addr
 
 async def test_two_chargers_have_two_devices(
     hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
+    mqtt_charger_factory: Callable[..., Awaitable[MqttCharger]],
     device_registry: dr.DeviceRegistry,
 ) -> None:
+    other = await mqtt_charger_factory(OTHER_SERIAL)  # answers its firmware query
     first = await setup_entry(hass)
     second = await setup_entry(hass, OTHER_SERIAL)
     await send(hass, report())
-    await send(hass, firmware_reply("v0.3.6"), OTHER_SERIAL)
+    other.send_report()
+    await hass.async_block_till_done()
 
     devices: dict[str, Any] = {
         entry.unique_id: dr.async_entries_for_config_entry(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from homeassistant.components import mqtt
 from homeassistant.const import Platform
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
 from .const import (
     CONF_GATEWAY,
@@ -25,7 +25,15 @@ from .gateway import (
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.LAWN_MOWER,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+]
+# Entities that are no more: bits 1..7 of charger_status are not a signal.
+RETIRED_ENTITIES = (("sensor", "lora_rssi"),)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: NovabotConfigEntry) -> bool:
@@ -72,6 +80,22 @@ async def _async_start_gateway(hass: HomeAssistant, entry: NovabotConfigEntry) -
         ) from err
     ir.async_delete_issue(hass, DOMAIN, issue_id)
     entry.async_on_unload(release)
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: NovabotConfigEntry) -> bool:
+    """Version 1.2: the "LoRa signal" sensor is retired."""
+    if entry.version > 1:
+        return False  # a downgrade: this release cannot read the entry
+    if entry.minor_version < 2:
+        registry = er.async_get(hass)
+        serial_number = entry.data[CONF_SERIAL_NUMBER]
+        for platform, key in RETIRED_ENTITIES:
+            if entity_id := registry.async_get_entity_id(
+                platform, DOMAIN, f"{serial_number}_{key}"
+            ):
+                registry.async_remove(entity_id)
+        hass.config_entries.async_update_entry(entry, minor_version=2)
+    return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: NovabotConfigEntry) -> bool:

@@ -85,6 +85,7 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
     """Provision a charger over Bluetooth, or adopt one that already reports."""
 
     VERSION = 1
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         self._address: str | None = None
@@ -396,14 +397,21 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
             self._abort_if_unique_id_configured()
 
     def _broker(self) -> BrokerChooser:
-        """A reconfigured charger keeps its gateway; a new one gets the default."""
         if self._broker_chooser is None:
-            if self.source == SOURCE_RECONFIGURE:
-                port, address = gateway_endpoint(self._get_reconfigure_entry())
-            else:
-                port, address = DEFAULT_GATEWAY_PORT, DEFAULT_BIND_ADDRESS
-            self._broker_chooser = BrokerChooser(self.hass, port, address)
+            self._broker_chooser = BrokerChooser(self.hass, *self._gateway_endpoint())
         return self._broker_chooser
+
+    def _gateway_endpoint(self) -> tuple[int, str]:
+        """A reconfigured charger keeps its gateway; a new one joins the running one.
+
+        One gateway serves every charger: a new charger must not move it.
+        """
+        if self.source == SOURCE_RECONFIGURE:
+            return gateway_endpoint(self._get_reconfigure_entry())
+        for entry in self._async_current_entries(include_ignore=False):
+            if entry.data.get(CONF_GATEWAY):
+                return gateway_endpoint(entry)
+        return DEFAULT_GATEWAY_PORT, DEFAULT_BIND_ADDRESS
 
     def _configured_serials(self) -> set[str]:
         return {id_ for id_ in self._async_current_ids(include_ignore=False) if id_}
@@ -453,8 +461,14 @@ class NovabotConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_update_reload_and_abort(
                 self._get_reconfigure_entry(), data_updates=data
             )
+        options = {}
+        if data[CONF_GATEWAY] and (address := self._gateway_endpoint()[1]) != (
+            DEFAULT_BIND_ADDRESS
+        ):
+            # The address the shared gateway listens on, as its other chargers say.
+            options[CONF_GATEWAY_BIND_ADDRESS] = address
         return self.async_create_entry(
-            title=f"Novabot charger {serial_number}", data=data
+            title=f"Novabot charger {serial_number}", data=data, options=options
         )
 
     @callback

@@ -30,5 +30,14 @@ DEFAULT_STALE_TIMEOUT: Final = 60
 CONF_GATEWAY_PORT: Final = "gateway_port"
 CONF_GATEWAY_BIND_ADDRESS: Final = "gateway_bind_address"
 
+# The cutting height the mower's start button uses until the user sets one.
+DEFAULT_CUTTING_HEIGHT_CM: Final = 5
+
+# What the entities reading the LoRa radio (asked, not reported) watch for.
+LORA_FIELD: Final = "lora"
+
+# The charger measures its radio's noise rarely: asking more often is pointless.
+LORA_POLL_INTERVAL: Final = timedelta(minutes=10)
+
 # With no valid report for this long, a repair issue explains what to check.
 SILENCE_REPAIR_AFTER: Final = timedelta(minutes=10)

@@ -1,4 +1,9 @@
-"""Push coordinator: the charger's MQTT reports become a ChargerStatus."""
+"""Push coordinator: the charger's MQTT reports become a ChargerStatus.
+
+Reports arrive through Home Assistant's MQTT; replies to commands go to the
+charger's command channel (``charger_commands``), and what the charger says
+about itself (firmware, LoRa radio) is kept by ``charger_details``.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +13,34 @@ from typing import TYPE_CHECKING
 
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
+from .charger_commands import ChargerCommands
+from .charger_details import ChargerDetails
 from .const import (
     CONF_GATEWAY,
     CONF_MQTT_HOST,
     CONF_MQTT_PORT,
     CONF_SERIAL_NUMBER,
     CONF_STALE_TIMEOUT,
+    DEFAULT_CUTTING_HEIGHT_CM,
     DEFAULT_STALE_TIMEOUT,
     DOMAIN,
     LOGGER,
+    LORA_FIELD,
     SILENCE_REPAIR_AFTER,
 )
 from .protocol import (
     REPORT_FIELDS,
     ChargerStatus,
     InvalidMessageError,
+    MowingArea,
     PayloadCodec,
-    command_topic,
     decode_message,
-    encode_command,
-    firmware_query,
-    firmware_version,
     parse_status,
     status_topic,
 )
@@ -45,6 +50,9 @@ if TYPE_CHECKING:
     from homeassistant.helpers.service_info.mqtt import ReceivePayloadType
 
 type NovabotConfigEntry = ConfigEntry[NovabotCoordinator]
+
+# Everything an entity may read: what a change of availability concerns.
+EVERYTHING = REPORT_FIELDS | {LORA_FIELD}
 
 # A status heard by the config flow's claim window, handed to the entry it creates.
 CLAIMED_STATUS: HassKey[dict[str, ChargerStatus]] = HassKey(f"{DOMAIN}_claimed_status")
@@ -87,13 +95,16 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         self._cancel_repair: CALLBACK_TYPE | None = None
         self.online = False
         # What the last update changed: entities reading other fields skip it.
-        self.changed_fields = REPORT_FIELDS
+        self.changed_fields = EVERYTHING
         self.encrypted: bool | None = None
-        self.firmware_version: str | None = None
         self.last_report: datetime | None = None
         self.reports_accepted = 0
         self.reports_ignored: Counter[str] = Counter()
-        self._firmware_asked = False
+        self.commands = ChargerCommands(hass, self.serial_number)
+        self.details = ChargerDetails(self)
+        # What the mower's start button mows (the configuration entities set it).
+        self.mowing_area = MowingArea.ALL_MAPS
+        self.cutting_height_cm = DEFAULT_CUTTING_HEIGHT_CM
         if claimed := hass.data.get(CLAIMED_STATUS, {}).pop(self.serial_number, None):
             self.data = claimed
             self.online = True
@@ -114,6 +125,7 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         )
         self.config_entry.async_on_unload(unsubscribe)
         self.config_entry.async_on_unload(self._cancel_timers)
+        self.details.async_start()
         self._watch_for_silence()
 
     @callback
@@ -125,8 +137,7 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             return
         try:
             decoded = decode_message(payload, self._codec)
-            if version := firmware_version(decoded.document):
-                self._set_firmware_version(version)
+            if self.commands.channel.reply_received(decoded.document):
                 return
             status = parse_status(decoded.document)
         except InvalidMessageError as err:
@@ -136,11 +147,17 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         self._last_payload = payload
         if self.encrypted is not None and decoded.encrypted != self.encrypted:
             # Plain to encrypted is what an update to v0.4.0 looks like.
-            self._firmware_asked = False
+            self.details.charger_changed()
         self.encrypted = decoded.encrypted
+        # Firmware v0.4.0 drops commands that are not encrypted.
+        self.commands.channel.codec = self._codec if decoded.encrypted else None
         self._report_accepted()
         if status != self.data:
-            self.changed_fields = status.changed_fields(self.data)
+            # The first status makes every entity available: all look at it.
+            first = self.data is None
+            self.changed_fields = (
+                EVERYTHING if first else status.changed_fields(self.data)
+            )
             self.async_set_updated_data(status)
 
     def _report_accepted(self) -> None:
@@ -156,10 +173,10 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             self.online = True
             if returning:
                 LOGGER.info("Charger %s is reporting again", self.serial_number)
-                self._firmware_asked = False  # it may have been updated meanwhile
+                self.details.charger_changed()  # it may have been updated meanwhile
             ir.async_delete_issue(self.hass, DOMAIN, self.repair_issue_id)
-            self._availability_changed()
-        self._ask_firmware_version()
+            self.async_update_fields(EVERYTHING)
+        self.details.report_accepted()
 
     def _watch_for_silence(self) -> None:
         """Check for silence once the stale timeout has passed.
@@ -194,10 +211,12 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
                 self.serial_number,
                 self._stale_after,
             )
-            self._availability_changed()
+            self.async_update_fields(EVERYTHING)
 
-    def _availability_changed(self) -> None:
-        self.changed_fields = REPORT_FIELDS  # every entity looks again
+    @callback
+    def async_update_fields(self, changed: frozenset[str]) -> None:
+        """Tell the entities reading ``changed`` to look again (all: availability)."""
+        self.changed_fields = changed
         self.async_update_listeners()
 
     @callback
@@ -225,37 +244,3 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             if cancel:
                 cancel()
         self._cancel_stale = self._cancel_repair = None
-
-    def _ask_firmware_version(self) -> None:
-        """Ask once; a charger that never answers simply has no version shown."""
-        if self._firmware_asked:
-            return
-        self._firmware_asked = True
-        self.config_entry.async_create_background_task(
-            self.hass,
-            self._async_send_firmware_query(),
-            f"{DOMAIN} firmware query {self.serial_number}",
-        )
-
-    async def _async_send_firmware_query(self) -> None:
-        payload = encode_command(
-            firmware_query(), self._codec if self.encrypted else None
-        )
-        try:
-            await mqtt.async_publish(
-                self.hass, command_topic(self.serial_number), payload, qos=1
-            )
-        except HomeAssistantError as err:
-            LOGGER.debug(
-                "Could not ask %s for its firmware: %s", self.serial_number, err
-            )
-
-    def _set_firmware_version(self, version: str) -> None:
-        if version == self.firmware_version:
-            return
-        self.firmware_version = version
-        registry = dr.async_get(self.hass)
-        if device := registry.async_get_device_by_identifier(
-            (DOMAIN, self.serial_number), self.config_entry.entry_id
-        ):
-            registry.async_update_device(device.id, sw_version=version)

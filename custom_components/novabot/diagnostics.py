@@ -27,7 +27,12 @@ async def async_get_config_entry_diagnostics(
         "entry": {"data": dict(entry.data), "options": dict(entry.options)},
         "online": coordinator.online,
         "status": asdict(status) if status else None,
-        "firmware_version": coordinator.firmware_version,
+        "firmware_version": coordinator.details.firmware_version,
+        "lora": asdict(lora) if (lora := coordinator.details.lora) else None,
+        "mowing": {
+            "area": coordinator.mowing_area.name.lower(),
+            "cutting_height_cm": coordinator.cutting_height_cm,
+        },
         "encrypted_reports": coordinator.encrypted,
         "last_report": coordinator.last_report.isoformat()
         if coordinator.last_report

@@ -1,4 +1,4 @@
-"""Base entity: one device per charger, unique ids ``<SN>_<key>``."""
+"""Base entities: one device per charger, unique ids ``<SN>_<key>``."""
 
 from __future__ import annotations
 
@@ -7,18 +7,40 @@ from dataclasses import dataclass
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_ADDRESS, DOMAIN, MANUFACTURER, MODEL
 from .coordinator import NovabotCoordinator
+from .protocol import MOWER_ANSWERING
+
+
+def charger_device(coordinator: NovabotCoordinator) -> DeviceInfo:
+    """The charger's device; its firmware version comes from the charger."""
+    entry = coordinator.config_entry
+    address = entry.data.get(CONF_ADDRESS)
+    return DeviceInfo(
+        identifiers={(DOMAIN, coordinator.serial_number)},
+        connections={(CONNECTION_BLUETOOTH, address)} if address else set(),
+        manufacturer=MANUFACTURER,
+        model=MODEL,
+        name=entry.title,
+        serial_number=coordinator.serial_number,
+        # No sw_version: the registry keeps the last one the charger gave.
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class NovabotEntityDescription(EntityDescription):
-    """The report fields an entity's value is computed from."""
+    """What an entity reads from the charger's reports.
+
+    ``fields``: the report fields its value is computed from. ``from_mower``:
+    its value is relayed from the mower, so it is stale (unavailable) while the
+    mower does not answer the charger.
+    """
 
     fields: frozenset[str]
+    from_mower: bool = False
 
 
 class NovabotEntity(CoordinatorEntity[NovabotCoordinator]):
@@ -38,18 +60,10 @@ class NovabotEntity(CoordinatorEntity[NovabotCoordinator]):
     ) -> None:
         super().__init__(coordinator)
         self.entity_description = description
-        serial_number = coordinator.serial_number
-        self._attr_unique_id = f"{serial_number}_{description.key}"
-        entry = coordinator.config_entry
-        address = entry.data.get(CONF_ADDRESS)
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, serial_number)},
-            connections={(CONNECTION_BLUETOOTH, address)} if address else set(),
-            manufacturer=MANUFACTURER,
-            model=MODEL,
-            name=entry.title,
-            serial_number=serial_number,
-            # No sw_version: the registry keeps the last one the charger gave.
+        self._attr_unique_id = f"{coordinator.serial_number}_{description.key}"
+        self._attr_device_info = charger_device(coordinator)
+        self._watched = description.fields | (
+            {MOWER_ANSWERING} if description.from_mower else set()
         )
 
     @abstractmethod
@@ -68,7 +82,7 @@ class NovabotEntity(CoordinatorEntity[NovabotCoordinator]):
     @callback
     def _handle_coordinator_update(self) -> None:
         """Write the state only if this entity's value or availability changed."""
-        if self.coordinator.changed_fields.isdisjoint(self.entity_description.fields):
+        if self.coordinator.changed_fields.isdisjoint(self._watched):
             return
         showing = self._now_showing()
         if showing != self._shown:
@@ -77,9 +91,27 @@ class NovabotEntity(CoordinatorEntity[NovabotCoordinator]):
 
     @property
     def available(self) -> bool:
-        """Available while the charger reports within the stale timeout."""
+        """While the charger reports; mower values while the mower answers too."""
+        coordinator = self.coordinator
+        status = coordinator.data
         return (
             super().available
-            and self.coordinator.online
-            and self.coordinator.data is not None
+            and coordinator.online
+            and status is not None
+            and (not self.entity_description.from_mower or status.mower_answering)
         )
+
+
+class NovabotSettingEntity(Entity):
+    """A setting kept by Home Assistant for the charger (no report involved)."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self, coordinator: NovabotCoordinator, description: EntityDescription
+    ) -> None:
+        self.coordinator = coordinator
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.serial_number}_{description.key}"
+        self._attr_device_info = charger_device(coordinator)

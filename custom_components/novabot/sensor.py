@@ -1,4 +1,4 @@
-"""Sensors of the charger's status report."""
+"""Sensors: the charger's report, the mower it relays, and the LoRa radio."""
 
 from __future__ import annotations
 
@@ -11,16 +11,23 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, EntityCategory
+from homeassistant.const import (
+    PERCENTAGE,
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+    EntityCategory,
+)
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 
+from .const import LORA_FIELD
 from .entity import NovabotEntity, NovabotEntityDescription
+from .protocol import WorkStatus, work_status
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+    from homeassistant.helpers.typing import StateType
 
     from .coordinator import NovabotConfigEntry, NovabotCoordinator
     from .protocol import ChargerStatus
@@ -28,65 +35,136 @@ if TYPE_CHECKING:
 # Entities only read the coordinator, which pushes updates: no limit needed.
 PARALLEL_UPDATES = 0
 
+# The mower's activity: a label where the code has a meaning, else the code.
+ACTIVITY_OPTIONS = [
+    *(status.value for status in WorkStatus),
+    *(str(code) for code in range(256) if work_status(code) is None),
+]
+
+
+def mower_activity(status: ChargerStatus) -> str | None:
+    """The mower's work status as a label, or its code when it has none."""
+    code = status.mower_work_status
+    if code is None:
+        return None
+    label = work_status(code)
+    return label.value if label else str(code)
+
 
 @dataclass(frozen=True, kw_only=True)
 class NovabotSensorEntityDescription(SensorEntityDescription, NovabotEntityDescription):
-    """A sensor and the function reading its value from a report."""
+    """A sensor and the function reading its value from the charger."""
 
-    value_fn: Callable[[ChargerStatus], int | None]
+    value_fn: Callable[[NovabotCoordinator], StateType]
 
 
-def _raw(
-    key: str, *, enabled: bool = False, state_class: SensorStateClass | None = None
+def _reported(
+    key: str,
+    fields: str,
+    value_fn: Callable[[ChargerStatus], StateType],
+    **options: object,
 ) -> NovabotSensorEntityDescription:
-    """A diagnostic sensor showing one report field as the charger sends it."""
+    """A sensor whose value comes from the latest report."""
+    return NovabotSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        fields=frozenset(fields.split()),
+        value_fn=lambda coordinator: value_fn(coordinator.data),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def _raw(key: str, *, measurement: bool = False) -> NovabotSensorEntityDescription:
+    """A disabled diagnostic sensor: one field of the mower's frame, as sent."""
+    return _reported(
+        key,
+        key,
+        lambda status: getattr(status, key),
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        state_class=SensorStateClass.MEASUREMENT if measurement else None,
+        from_mower=True,
+    )
+
+
+def _radio(
+    key: str, value_fn: Callable[[NovabotCoordinator], StateType], **options: object
+) -> NovabotSensorEntityDescription:
+    """A diagnostic sensor of the charger's LoRa radio (asked, not reported)."""
     return NovabotSensorEntityDescription(
         key=key,
         translation_key=key,
         entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=enabled,
-        state_class=state_class,
-        fields=frozenset({key}),
-        value_fn=lambda status: getattr(status, key),
+        fields=frozenset({LORA_FIELD}),
+        value_fn=value_fn,
+        **options,  # type: ignore[arg-type]
     )
 
 
 SENSORS: tuple[NovabotSensorEntityDescription, ...] = (
-    NovabotSensorEntityDescription(
-        key="gps_satellites",
-        translation_key="gps_satellites",
+    _reported(
+        "gps_satellites",
+        "charger_status",
+        lambda status: status.gps_satellites,
         state_class=SensorStateClass.MEASUREMENT,
-        fields=frozenset({"charger_status"}),
-        value_fn=lambda status: status.gps_satellites,
     ),
-    NovabotSensorEntityDescription(
-        key="lora_rssi",
-        translation_key="lora_rssi",
+    _reported(
+        "lora_heartbeat_misses",
+        "mower_error",
+        lambda status: status.lora_heartbeat_misses,
         entity_category=EntityCategory.DIAGNOSTIC,
         state_class=SensorStateClass.MEASUREMENT,
-        fields=frozenset({"charger_status"}),
-        value_fn=lambda status: status.lora_rssi,
     ),
-    NovabotSensorEntityDescription(
-        key="lora_heartbeat_misses",
-        translation_key="lora_heartbeat_misses",
-        entity_category=EntityCategory.DIAGNOSTIC,
+    _radio(
+        "lora_noise",
+        lambda coordinator: (
+            lora.noise_dbm if (lora := coordinator.details.lora) else None
+        ),
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
         state_class=SensorStateClass.MEASUREMENT,
-        fields=frozenset({"mower_error"}),
-        value_fn=lambda status: status.lora_heartbeat_misses,
     ),
-    NovabotSensorEntityDescription(
-        key="mower_status",
-        translation_key="mower_status",
-        fields=frozenset({"mower_status"}),
-        value_fn=lambda status: status.mower_status,
+    _radio(
+        "lora_channel",
+        lambda coordinator: (
+            lora.channel if (lora := coordinator.details.lora) else None
+        ),
     ),
-    _raw("mower_x", state_class=SensorStateClass.MEASUREMENT),
-    _raw("mower_y", state_class=SensorStateClass.MEASUREMENT),
-    _raw("mower_z", state_class=SensorStateClass.MEASUREMENT),
+    _reported(
+        "mower_status",
+        "mower_status",
+        lambda status: status.mower_status,
+        from_mower=True,
+    ),
+    _reported(
+        "mower_activity",
+        "mower_status",
+        mower_activity,
+        device_class=SensorDeviceClass.ENUM,
+        options=ACTIVITY_OPTIONS,
+        from_mower=True,
+    ),
+    _reported(
+        "mower_battery",
+        "mower_info",
+        lambda status: status.mower_battery,
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        from_mower=True,
+    ),
+    _raw("mower_x", measurement=True),
+    _raw("mower_y", measurement=True),
+    _raw("mower_z", measurement=True),
     _raw("mower_info"),
     _raw("mower_info1"),
-    _raw("charger_status"),
+    _reported(
+        "charger_status",
+        "charger_status",
+        lambda status: status.charger_status,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+    ),
 )
 
 # Fields only some firmware sends; their sensors appear once a report has them.
@@ -97,7 +175,7 @@ OPTIONAL_SENSORS: tuple[NovabotSensorEntityDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         fields=frozenset({"battery_capacity"}),
-        value_fn=lambda status: status.battery_capacity,
+        value_fn=lambda coordinator: coordinator.data.battery_capacity,
     ),
 )
 
@@ -127,7 +205,7 @@ async def async_setup_entry(
         status: ChargerStatus | None = coordinator.data
         if not pending or status is None:
             return
-        reported = [desc for desc in pending if desc.value_fn(status) is not None]
+        reported = [desc for desc in pending if desc.value_fn(coordinator) is not None]
         for desc in reported:
             pending.remove(desc)
         if reported:
@@ -140,15 +218,14 @@ async def async_setup_entry(
 
 
 class NovabotSensor(NovabotEntity, SensorEntity):
-    """A number from the charger's report."""
+    """A value from the charger."""
 
     entity_description: NovabotSensorEntityDescription
-    coordinator: NovabotCoordinator
 
     @property
-    def native_value(self) -> int | None:
-        """The value in the latest report."""
-        return self.entity_description.value_fn(self.coordinator.data)
+    def native_value(self) -> StateType:
+        """The value the charger gave last."""
+        return self.entity_description.value_fn(self.coordinator)
 
     def _current_value(self) -> object:
         return self.native_value

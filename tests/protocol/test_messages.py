@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from hypothesis import given, settings, strategies as st
 import pytest
@@ -16,8 +15,6 @@ from custom_components.novabot.protocol import (
     command_topic,
     decode_message,
     encode_command,
-    firmware_query,
-    firmware_version,
     serial_number_from_topic,
     status_topic,
 )
@@ -142,51 +139,6 @@ def test_command_is_encrypted_with_a_codec() -> None:
     assert decode_message(payload, CODEC) == Message(
         document={"get_lora_info": None}, encrypted=True
     )
-
-
-def test_firmware_query_asks_with_a_null_value() -> None:
-    assert firmware_query() == {"ota_version_info": None}
-    assert encode_command(firmware_query()) == b'{"ota_version_info":null}'
-
-
-@pytest.mark.parametrize(
-    ("value", "version"),
-    [("v0.4.0", "v0.4.0"), ({"version": "v0.3.6"}, "v0.3.6")],
-    ids=["string", "object"],
-)
-def test_firmware_version_is_read_from_the_reply(value: Any, version: str) -> None:
-    document = {
-        "type": "ota_version_info_respond",
-        "message": {"result": 0, "value": value},
-    }
-
-    assert firmware_version(document) == version
-
-
-def test_firmware_version_accepts_64_characters() -> None:
-    document = {"type": "ota_version_info_respond", "message": {"value": "v" * 64}}
-
-    assert firmware_version(document) == "v" * 64
-
-
-@pytest.mark.parametrize(
-    "document",
-    [
-        {},
-        {"type": "get_lora_info_respond", "message": {"value": "v0.4.0"}},
-        {"ota_version_info": None},
-        {"type": "ota_version_info_respond"},
-        {"type": "ota_version_info_respond", "message": "v0.4.0"},
-        {"type": "ota_version_info_respond", "message": {"result": 0}},
-        {"type": "ota_version_info_respond", "message": {"value": 40}},
-        {"type": "ota_version_info_respond", "message": {"value": ""}},
-        {"type": "ota_version_info_respond", "message": {"value": "v" * 65}},
-        {"type": "ota_version_info_respond", "message": {"value": "v0.4\n"}},
-        {"type": "ota_version_info_respond", "message": {"value": {"ver": "v1"}}},
-    ],
-)
-def test_firmware_version_is_none_for_anything_else(document: dict[str, Any]) -> None:
-    assert firmware_version(document) is None
 
 
 # --- properties ------------------------------------------------------------------------

@@ -57,36 +57,33 @@ def test_documented_example_decodes_to_17_satellites_gps_and_rtk_no_rssi() -> No
     assert status.gps_satellites == 17
     assert status.gps_fix is True
     assert status.rtk_fix is True
-    assert status.lora_rssi == 0
 
 
 @pytest.mark.parametrize(
-    ("charger_status", "gps_fix", "lora_rssi", "rtk_fix", "satellites"),
+    ("charger_status", "gps_fix", "rtk_fix", "satellites"),
     [
-        (0x00000000, False, 0, False, 0),
-        (0x00000001, True, 0, False, 0),
-        (0x00000002, False, 1, False, 0),
-        (0x000000FE, False, 127, False, 0),
-        (0x000000FF, True, 127, False, 0),
-        (0x00000100, False, 0, True, 0),
-        (0x01000000, False, 0, False, 1),
-        (0xFF000000, False, 0, False, 255),
-        (0x00FFFE00, False, 0, False, 0),  # bits 9..23 carry nothing we read
-        (0xFFFFFFFF, True, 127, True, 255),
-        (0x0A00014B, True, 37, True, 10),
+        (0x00000000, False, False, 0),
+        (0x00000001, True, False, 0),
+        (0x000000FE, False, False, 0),  # bits 1..7: a LoRa flag, not a reading
+        (0x000000FF, True, False, 0),
+        (0x00000100, False, True, 0),
+        (0x01000000, False, False, 1),
+        (0xFF000000, False, False, 255),
+        (0x00FFFE00, False, False, 0),  # bits 9..23 carry nothing we read
+        (0xFFFFFFFF, True, True, 255),
+        (0x0A00014B, True, True, 10),
+        (0x1C000101, True, True, 28),  # the document's example
     ],
 )
 def test_bit_fields_of_charger_status(
     charger_status: int,
     gps_fix: bool,
-    lora_rssi: int,
     rtk_fix: bool,
     satellites: int,
 ) -> None:
     status = ChargerStatus(charger_status=charger_status)
 
     assert status.gps_fix is gps_fix
-    assert status.lora_rssi == lora_rssi
     assert status.rtk_fix is rtk_fix
     assert status.gps_satellites == satellites
 

@@ -1,9 +1,11 @@
-"""The Novabot charger's language: Bluetooth provisioning and MQTT reports.
+"""The Novabot charger's language: Bluetooth provisioning, MQTT reports, commands.
 
 A small library with no Home Assistant imports: framing and commands for the
-Bluetooth provisioning session, the status report, the payload cipher of newer
-firmware, and a probe that tells whether a broker admits the charger, both the
-way firmware v0.3.6 logs in (anonymously) and the way v0.4.0 does.
+Bluetooth provisioning session; the status report with the mower's frame the
+charger relays; the queries and mower commands the charger answers on MQTT,
+sent one at a time; the payload cipher of newer firmware; and a probe that
+tells whether a broker admits the charger, both the way firmware v0.3.6 logs in
+(anonymously) and the way v0.4.0 does.
 """
 
 from .broker import (
@@ -17,6 +19,7 @@ from .broker import (
     probe_broker,
     probe_charger_logins,
 )
+from .channel import CommandChannel
 from .commands import (
     Command,
     InputError,
@@ -45,10 +48,16 @@ from .messages import (
     command_topic,
     decode_message,
     encode_command,
-    firmware_query,
-    firmware_version,
     serial_number_from_topic,
     status_topic,
+)
+from .mower import (
+    MowerCommand,
+    MowingArea,
+    WorkStatus,
+    mower_command,
+    start_run,
+    work_status,
 )
 from .provision import (
     COMMAND_CHARACTERISTIC,
@@ -57,13 +66,15 @@ from .provision import (
     ProvisioningResult,
     ProvisioningSession,
 )
-from .status import REPORT_FIELDS, ChargerStatus, parse_status
+from .queries import LoraInfo, firmware_query, firmware_version, lora_info, lora_query
+from .status import MOWER_ANSWERING, REPORT_FIELDS, ChargerStatus, parse_status
 
 __all__ = [
     "ANONYMOUS_LOGIN",
     "CHARGER_LOGINS",
     "COMMAND_CHARACTERISTIC",
     "FIXED_LOGIN",
+    "MOWER_ANSWERING",
     "REPORT_FIELDS",
     "SERVICE_UUID",
     "STATUS_TOPIC_FILTER",
@@ -72,6 +83,7 @@ __all__ = [
     "ChargerLogin",
     "ChargerStatus",
     "Command",
+    "CommandChannel",
     "FrameAssembler",
     "FrameError",
     "FrameTooLargeError",
@@ -80,7 +92,10 @@ __all__ = [
     "InvalidMessageError",
     "InvalidSettingsError",
     "LinkLostError",
+    "LoraInfo",
     "Message",
+    "MowerCommand",
+    "MowingArea",
     "NoReplyError",
     "NovabotError",
     "PayloadCodec",
@@ -92,17 +107,23 @@ __all__ = [
     "ProvisioningSettings",
     "Reply",
     "StepFailedError",
+    "WorkStatus",
     "command_topic",
     "decode_message",
     "encode_command",
     "encode_frame",
     "firmware_query",
     "firmware_version",
+    "lora_info",
+    "lora_query",
+    "mower_command",
     "normalize_serial_number",
     "parse_reply",
     "parse_status",
     "probe_broker",
     "probe_charger_logins",
     "serial_number_from_topic",
+    "start_run",
     "status_topic",
+    "work_status",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,14 +10,14 @@ from .errors import FrameError, InvalidMessageError
 from .framing import decode_json_object, encode_json
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .crypto import PayloadCodec
 
 STATUS_TOPIC_PREFIX = "Dart/Receive_mqtt/"
 COMMAND_TOPIC_PREFIX = "Dart/Send_mqtt/"
 STATUS_TOPIC_FILTER = f"{STATUS_TOPIC_PREFIX}+"
 MAX_PAYLOAD_SIZE = 4096  # reports are ~250 bytes; anything far larger is not one
-
-FIRMWARE_QUERY = "ota_version_info"
 
 
 def status_topic(serial_number: str) -> str:
@@ -76,21 +75,3 @@ def encode_command(
     """Serialise a command; encrypt it when a codec is given."""
     payload = encode_json(command)
     return codec.encrypt(payload) if codec else payload
-
-
-def firmware_query() -> dict[str, Any]:
-    """Ask for the firmware version (v0.4.0 answers only when the value is null)."""
-    return {FIRMWARE_QUERY: None}
-
-
-def firmware_version(document: Mapping[str, Any]) -> str | None:
-    """The version in an ``ota_version_info_respond``, or ``None`` if it is not one."""
-    if document.get("type") != f"{FIRMWARE_QUERY}_respond":
-        return None
-    body = document.get("message")
-    value = body.get("value") if isinstance(body, Mapping) else None
-    if isinstance(value, Mapping):
-        value = value.get("version")
-    if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable():
-        return value
-    return None

@@ -10,6 +10,7 @@ from .errors import InvalidMessageError
 
 STATUS_KEY = "up_status_info"
 UINT32_MAX = 2**32 - 1
+MISSES_BEFORE_STALE = 2  # mower_error counts the heartbeats the mower missed
 
 _REQUIRED_FIELDS = ("charger_status",)
 _MOWER_FIELDS = (
@@ -27,7 +28,12 @@ KNOWN_EXTRAS: dict[str, tuple[int, int]] = {"battery_capacity": (0, 100)}
 
 @dataclass(frozen=True, slots=True)
 class ChargerStatus:
-    """One status report. Mower fields are ``None`` when the charger omits them."""
+    """One status report. Mower fields are ``None`` when the charger omits them.
+
+    ``charger_status`` is a bitfield: bit 0 GPS fix, bit 8 RTK quality, bits
+    24..31 satellites in use (bits 1..7 are a LoRa flag, not a signal). The
+    ``mower_*`` fields are the mower's LoRa status frame, relayed as it came.
+    """
 
     charger_status: int
     mower_status: int | None = None
@@ -43,11 +49,6 @@ class ChargerStatus:
     def gps_fix(self) -> bool:
         """Bit 0: the GNSS receiver has a valid fix."""
         return bool(self.charger_status & 0x1)
-
-    @property
-    def lora_rssi(self) -> int:
-        """Bits 1..7: signal of the LoRa link to the mower (0: no reading)."""
-        return (self.charger_status >> 1) & 0x7F
 
     @property
     def rtk_fix(self) -> bool:
@@ -69,18 +70,45 @@ class ChargerStatus:
         """The mower answers the charger's heartbeats."""
         return None if self.mower_error is None else self.mower_error == 0
 
-    def changed_fields(self, previous: ChargerStatus | None) -> frozenset[str]:
-        """The report fields whose value differs from ``previous`` (all without one)."""
-        if previous is None:
-            return REPORT_FIELDS
-        return frozenset(
-            name
-            for name in REPORT_FIELDS
-            if getattr(self, name) != getattr(previous, name)
-        )
+    @property
+    def mower_answering(self) -> bool:
+        """Whether the mower fields are fresh.
+
+        The charger never clears the mower's frame: from two missed heartbeats
+        on, the fields keep their last values and are stale.
+        """
+        return self.mower_error is None or self.mower_error < MISSES_BEFORE_STALE
+
+    @property
+    def mower_work_status(self) -> int | None:
+        """Byte 2 of ``mower_status``: the mower's work status code."""
+        return None if self.mower_status is None else (self.mower_status >> 16) & 0xFF
+
+    @property
+    def mower_battery(self) -> int | None:
+        """Byte 1 of ``mower_info``: the mower's battery in %, probably (0..100)."""
+        if self.mower_info is None:
+            return None
+        percent = (self.mower_info >> 8) & 0xFF
+        return percent if percent <= 100 else None
+
+    def changed_fields(self, previous: ChargerStatus) -> frozenset[str]:
+        """What differs from ``previous``.
+
+        The names of the report fields whose value changed, and
+        ``mower_answering`` when the mower started or stopped answering.
+        """
+        changed = {
+            name for name in _FIELDS if getattr(self, name) != getattr(previous, name)
+        }
+        if self.mower_answering != previous.mower_answering:
+            changed.add(MOWER_ANSWERING)
+        return frozenset(changed)
 
 
-REPORT_FIELDS = frozenset(field.name for field in fields(ChargerStatus))
+MOWER_ANSWERING = "mower_answering"
+_FIELDS = tuple(field.name for field in fields(ChargerStatus))
+REPORT_FIELDS = frozenset({*_FIELDS, MOWER_ANSWERING})
 
 
 def _unsigned(body: Mapping[str, Any], key: str, low: int, high: int) -> int | None:

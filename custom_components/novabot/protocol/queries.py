@@ -1,0 +1,68 @@
+"""The charger's queries: its firmware version and its LoRa radio.
+
+Both must be sent with the value JSON ``null`` (firmware v0.4.0 silently
+ignores ``0`` or ``{}``); the charger answers them from memory, at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+FIRMWARE_QUERY = "ota_version_info"
+LORA_QUERY = "get_lora_info"
+MAX_CHANNEL = 255
+# The radio's noise reading is a raw byte; the firmware takes a channel quieter
+# than 146 (-110 dBm). -1 means the measurement failed.
+NOISE_OFFSET = 256
+
+
+def firmware_query() -> dict[str, Any]:
+    """Ask for the firmware version."""
+    return {FIRMWARE_QUERY: None}
+
+
+def lora_query() -> dict[str, Any]:
+    """Ask for the LoRa channel and the radio's ambient noise."""
+    return {LORA_QUERY: None}
+
+
+def firmware_version(value: Any) -> str | None:
+    """The version in an ``ota_version_info`` reply's value, if it has a usable one.
+
+    Chargers answer ``{"system": "v0.0.1", "version": "v0.4.0"}``; a bare string
+    is accepted too.
+    """
+    if isinstance(value, Mapping):
+        value = value.get("version")
+    if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable():
+        return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LoraInfo:
+    """The charger's LoRa radio: its channel and the ambient noise in dBm."""
+
+    channel: int | None
+    noise_dbm: int | None
+
+
+def lora_info(value: Any) -> LoraInfo | None:
+    """Read a ``get_lora_info`` reply's value (``{"channel", "addr", "rssi"}``)."""
+    if not isinstance(value, Mapping):
+        return None
+    channel = _byte(value.get("channel"), MAX_CHANNEL)
+    rssi = _byte(value.get("rssi"), NOISE_OFFSET - 1)
+    return LoraInfo(
+        channel=channel,
+        noise_dbm=None if rssi is None else rssi - NOISE_OFFSET,
+    )
+
+
+def _byte(value: Any, high: int) -> int | None:
+    """An integer 0..high, else ``None`` (-1, the failed measurement, included)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        return None
+    return value
