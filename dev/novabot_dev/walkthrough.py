@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 import time
 from typing import TYPE_CHECKING
 
@@ -29,11 +30,12 @@ from .layout import NEW_SERIAL_NUMBER, Layout
 from .mosquitto import free_port
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from playwright.async_api import BrowserContext, Locator, Page, Playwright
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium; on a GitHub runner (Ubuntu, where chromium is a snap) the
+# Google Chrome the runner image ships.
+BROWSERS = ("/usr/bin/chromium", "/usr/bin/google-chrome")
+CHROMIUM = next((path for path in BROWSERS if Path(path).exists()), BROWSERS[0])
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
