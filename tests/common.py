@@ -8,11 +8,13 @@ entities are looked up through the entity registry by their contract unique ids.
 from __future__ import annotations
 
 from datetime import timedelta
+import logging
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HassJob, HomeAssistant, State
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_mqtt_message,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from freezegun.api import FrozenDateTimeFactory
+    import pytest
 
     from custom_components.novabot.coordinator import NovabotCoordinator
 
@@ -47,15 +50,19 @@ COMMAND_TOPIC: Final = f"Dart/Send_mqtt/{SERIAL}"
 
 # 17 satellites, GPS fix, RTK fix, no LoRa reading (docs/charger-protocol.md).
 CHARGER_STATUS: Final = 0x11000101
+MOWER_FIELDS: Final = (
+    "mower_status",
+    "mower_info",
+    "mower_x",
+    "mower_y",
+    "mower_z",
+    "mower_info1",
+    "mower_error",
+)
+# A docked mower that answers every heartbeat: all its fields 0.
 BASE_REPORT: Final[Mapping[str, int]] = {
     "charger_status": CHARGER_STATUS,
-    "mower_status": 0,
-    "mower_info": 0,
-    "mower_x": 0,
-    "mower_y": 0,
-    "mower_z": 0,
-    "mower_info1": 0,
-    "mower_error": 0,
+    **dict.fromkeys(MOWER_FIELDS, 0),
 }
 OMIT: Final = object()  # a field value that leaves the field out of the report
 
@@ -267,3 +274,44 @@ def coordinator_timers(
             if getattr(target, "__self__", None) is coordinator:
                 pending.append(handle)
     return pending
+
+
+def all_unavailable(hass: HomeAssistant, keys: Iterable[str] = ENABLED_KEYS) -> bool:
+    """Whether every one of the entities is unavailable."""
+    return all(value == STATE_UNAVAILABLE for value in states(hass, keys).values())
+
+
+def none_unavailable(hass: HomeAssistant, keys: Iterable[str] = ENABLED_KEYS) -> bool:
+    """Whether every one of the entities has a value (or is unknown)."""
+    return all(value != STATE_UNAVAILABLE for value in states(hass, keys).values())
+
+
+def device(hass: HomeAssistant, serial: str = SERIAL) -> dr.DeviceEntry:
+    """The charger's device."""
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    found = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, serial), entry.entry_id
+    )
+    assert found is not None
+    return found
+
+
+def _noise(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return (
+        # Home Assistant warns about every custom integration it loads...
+        "has not been tested by Home Assistant" in message
+        # ...and asyncio's debug mode about "slow" steps when the clock jumps.
+        or (record.name == "asyncio" and message.startswith("Executing"))
+        # ...and mocked MQTT when a clock jump overtakes its acknowledgements.
+        or message.startswith("No ACK from MQTT server")
+    )
+
+
+def warnings_or_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The WARNING and ERROR lines logged, but for Home Assistant's known noise."""
+    return [
+        f"{record.name}: {record.getMessage()}"
+        for record in caplog.records
+        if record.levelno >= logging.WARNING and not _noise(record)
+    ]

@@ -49,7 +49,8 @@ PASSWORD = "s3cret-Garden-Passphrase"  # distinctive: searched for in logs and d
 ADVERTISED_NAME = "CHARGER_PILE"
 MANUFACTURER_ID = 21862
 
-FLOW = "custom_components.novabot.config_flow"
+# Where the flow asks Home Assistant's Bluetooth, and connects through it.
+BLUETOOTH = "custom_components.novabot.bluetooth_chargers"
 SESSION = "custom_components.novabot.bluetooth_session"
 
 PROVISIONING_ACTIONS = [
@@ -149,7 +150,7 @@ class FakeRadio:
         """
         with (
             patch(
-                f"{FLOW}.bluetooth.async_discovered_service_info",
+                f"{BLUETOOTH}.bluetooth.async_discovered_service_info",
                 self.async_discovered_service_info,
             ),
             patch(

@@ -6,7 +6,9 @@ would), lets :class:`ChargerFirmware` decide, and publishes each reply when the
 firmware would. Reports are the test's to send (``send_report``).
 
 Use the ``mqtt_charger`` fixture (plain, firmware v0.3.6) or
-``mqtt_charger_factory(encrypt=True, acknowledges=False, ...)``.
+``mqtt_charger_factory(encrypt=True, acknowledges=False, ...)``; with
+``reporting_charger(...)`` the charger's entry is set up too, and its first
+report (with the queries it causes) handled.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
 from .charger_firmware import ChargerFirmware
-from .common import SERIAL
+from .common import SERIAL, setup_entry
 
 if TYPE_CHECKING:
     import asyncio
@@ -67,6 +69,11 @@ class MqttCharger:
                 self.hass, self.status_topic, self.firmware.report(now)
             )
 
+    async def async_report(self) -> None:
+        """Publish a report; let Home Assistant handle it, and the queries it asks."""
+        self.send_report()
+        await self.hass.async_block_till_done()
+
     @callback
     def _command_received(self, message: mqtt.ReceiveMessage) -> None:
         payload = message.payload
@@ -93,10 +100,13 @@ class MqttCharger:
         async_fire_mqtt_message(self.hass, self.status_topic, reply)
 
 
+type ChargerFactory = Callable[..., Awaitable[MqttCharger]]
+
+
 @pytest.fixture
 async def mqtt_charger_factory(
     hass: HomeAssistant, mqtt_mock: Any
-) -> AsyncIterator[Callable[..., Awaitable[MqttCharger]]]:
+) -> AsyncIterator[ChargerFactory]:
     """Connect virtual chargers (``ChargerFirmware`` options); all leave afterwards."""
     chargers: list[MqttCharger] = []
 
@@ -113,8 +123,21 @@ async def mqtt_charger_factory(
 
 
 @pytest.fixture
-async def mqtt_charger(
-    mqtt_charger_factory: Callable[..., Awaitable[MqttCharger]],
-) -> MqttCharger:
+async def mqtt_charger(mqtt_charger_factory: ChargerFactory) -> MqttCharger:
     """A charger with firmware v0.3.6 and a mower that acknowledges."""
     return await mqtt_charger_factory()
+
+
+@pytest.fixture
+def reporting_charger(
+    hass: HomeAssistant, mqtt_charger_factory: ChargerFactory
+) -> ChargerFactory:
+    """Connect a charger (``ChargerFirmware`` options), set its entry up, report once."""
+
+    async def start(**options: Any) -> MqttCharger:
+        charger = await mqtt_charger_factory(**options)
+        await setup_entry(hass)
+        await charger.async_report()
+        return charger
+
+    return start

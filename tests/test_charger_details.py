@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from homeassistant.components import mqtt
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNKNOWN
-from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -15,6 +13,7 @@ from custom_components.novabot.const import DOMAIN
 
 from .common import (
     SERIAL,
+    device,
     entry_data,
     move_time,
     report,
@@ -24,27 +23,27 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
+    from homeassistant.helpers import entity_registry as er
 
-    from .mqtt_charger import MqttCharger
-
-type ChargerFactory = Callable[..., Awaitable[MqttCharger]]
-
-
-def device(hass: HomeAssistant) -> dr.DeviceEntry:
-    (entry,) = hass.config_entries.async_entries(DOMAIN)
-    registry = dr.async_get(hass)
-    found = registry.async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
-    assert found is not None
-    return found
+    from .mqtt_charger import ChargerFactory, MqttCharger
 
 
 def queries(charger: MqttCharger) -> list[str]:
     """The commands the charger received, in order."""
     return [next(iter(command)) for command in charger.firmware.received]
+
+
+@pytest.fixture
+async def reporting(
+    freezer: FrozenDateTimeFactory, reporting_charger: ChargerFactory
+) -> MqttCharger:
+    """A charger with firmware v0.3.6 that has reported once; its entry set up.
+
+    Time is frozen first (``freezer``), so the tests can move it from there.
+    """
+    return await reporting_charger()
 
 
 @pytest.mark.parametrize("encrypt", [False, True], ids=["v0.3.6", "v0.4.0"])
@@ -56,10 +55,8 @@ async def test_the_firmware_version_is_asked_after_the_first_report(
     entry = await setup_entry(hass)
     assert charger.firmware.received == []
 
-    charger.send_report()
-    await hass.async_block_till_done()
-    charger.send_report()
-    await hass.async_block_till_done()
+    await charger.async_report()
+    await charger.async_report()
 
     assert charger.firmware.received == [
         {"ota_version_info": None},
@@ -91,41 +88,30 @@ async def test_queries_go_out_with_qos_1(
         patcher.setattr(
             "custom_components.novabot.charger_commands.mqtt.async_publish", spy
         )
-        mqtt_charger.send_report()
-        await hass.async_block_till_done()
+        await mqtt_charger.async_report()
 
     assert published == [1, 1]  # the charger subscribes with QoS 1
 
 
 async def test_the_firmware_version_is_asked_again_when_a_silent_charger_returns(
-    hass: HomeAssistant,
-    mqtt_charger: MqttCharger,
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, reporting: MqttCharger, freezer: FrozenDateTimeFactory
 ) -> None:
     """A charger that went quiet may have been updated."""
-    await setup_entry(hass)
-    mqtt_charger.send_report()
-    await hass.async_block_till_done()
     await move_time(hass, freezer, 61)
 
-    mqtt_charger.send_report()
-    await hass.async_block_till_done()
+    await reporting.async_report()
 
-    assert queries(mqtt_charger) == ["ota_version_info", "get_lora_info"] * 2
+    assert queries(reporting) == ["ota_version_info", "get_lora_info"] * 2
 
 
 async def test_the_firmware_version_is_asked_again_when_the_charger_starts_encrypting(
-    hass: HomeAssistant, mqtt_charger: MqttCharger
+    hass: HomeAssistant, reporting: MqttCharger
 ) -> None:
     """An update from v0.3.6 to v0.4.0 can be quicker than the stale timeout."""
-    await setup_entry(hass)
-    mqtt_charger.send_report()
-    await hass.async_block_till_done()
     assert device(hass).sw_version == "v0.3.6"
 
-    mqtt_charger.firmware.encrypt = True  # updated, and rebooted at once
-    mqtt_charger.send_report()
-    await hass.async_block_till_done()
+    reporting.firmware.encrypt = True  # updated, and rebooted at once
+    await reporting.async_report()
 
     assert device(hass).sw_version == "v0.4.0"
 
@@ -147,13 +133,9 @@ async def test_a_charger_that_never_answers_shows_no_version_and_no_error(
 
 
 async def test_the_lora_radio_is_shown_in_dbm_with_its_channel(
-    hass: HomeAssistant, mqtt_charger_factory: ChargerFactory
+    hass: HomeAssistant, reporting_charger: ChargerFactory
 ) -> None:
-    charger = await mqtt_charger_factory(lora_channel=20, lora_noise_raw=146)
-    await setup_entry(hass)
-
-    charger.send_report()
-    await hass.async_block_till_done()
+    await reporting_charger(lora_channel=20, lora_noise_raw=146)
 
     noise = state(hass, "lora_noise")
     assert noise.state == "-110"
@@ -162,36 +144,24 @@ async def test_the_lora_radio_is_shown_in_dbm_with_its_channel(
 
 
 async def test_the_lora_radio_is_asked_every_ten_minutes_while_the_charger_reports(
-    hass: HomeAssistant,
-    mqtt_charger: MqttCharger,
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, reporting: MqttCharger, freezer: FrozenDateTimeFactory
 ) -> None:
-    await setup_entry(hass)
-    mqtt_charger.send_report()
-    await hass.async_block_till_done()
-    mqtt_charger.firmware.lora_noise_raw = 150  # a channel scan measured again
+    reporting.firmware.lora_noise_raw = 150  # a channel scan measured again
 
     for _ in range(20):  # ten minutes of reports
         await move_time(hass, freezer, 30)
-        mqtt_charger.send_report()
-        await hass.async_block_till_done()
+        await reporting.async_report()
 
-    assert queries(mqtt_charger).count("get_lora_info") == 2
+    assert queries(reporting).count("get_lora_info") == 2
     assert state(hass, "lora_noise").state == "-106"
 
 
 async def test_a_silent_charger_is_not_asked_for_its_radio(
-    hass: HomeAssistant,
-    mqtt_charger: MqttCharger,
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, reporting: MqttCharger, freezer: FrozenDateTimeFactory
 ) -> None:
-    await setup_entry(hass)
-    mqtt_charger.send_report()
-    await hass.async_block_till_done()
-
     await move_time(hass, freezer, 11 * 60, step=30)
 
-    assert queries(mqtt_charger).count("get_lora_info") == 1
+    assert queries(reporting).count("get_lora_info") == 1
 
 
 async def test_the_retired_lora_signal_sensor_is_removed_on_upgrade(
@@ -211,17 +181,3 @@ async def test_the_retired_lora_signal_sensor_is_removed_on_upgrade(
 
     assert entity_registry.async_get(retired.entity_id) is None
     assert entry.minor_version == 2
-
-
-async def test_an_entry_of_a_newer_release_is_not_set_up(
-    hass: HomeAssistant, mqtt_mock: object
-) -> None:
-    """A downgrade: this release cannot know what version 2 stores."""
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=SERIAL, data=entry_data(), version=2, minor_version=1
-    )
-    entry.add_to_hass(hass)
-
-    await hass.config_entries.async_setup(entry.entry_id)
-
-    assert entry.state is ConfigEntryState.MIGRATION_ERROR

@@ -37,7 +37,7 @@ from .common import (
 from .flow_helpers import FakeRadio, charger_service_info
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Iterator
 
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     )
     from syrupy.assertion import SnapshotAssertion
 
-    from .mqtt_charger import MqttCharger
+    from .mqtt_charger import ChargerFactory
 
 CHOICE = "custom_components.novabot.broker_choice"
 # Distinctive, so that finding it anywhere in the diagnostics is meaningful.
@@ -69,7 +69,7 @@ def gateway_diagnostics() -> Iterator[MagicMock]:
 async def test_diagnostics_show_entry_status_firmware_and_counters(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    mqtt_charger_factory: Callable[..., Awaitable[MqttCharger]],
+    mqtt_charger_factory: ChargerFactory,
     freezer: FrozenDateTimeFactory,
     snapshot: SnapshotAssertion,
 ) -> None:

@@ -43,14 +43,12 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.typing import MqttMockHAClient
     from syrupy.assertion import SnapshotAssertion
 
     from .common import Shape
-    from .mqtt_charger import MqttCharger
+    from .mqtt_charger import ChargerFactory, MqttCharger
 
 DEVICE_NAME = f"Novabot charger {SERIAL}"
 
@@ -376,15 +374,14 @@ async def test_device_has_the_bluetooth_connection_when_the_entry_knows_the_addr
 
 async def test_two_chargers_have_two_devices(
     hass: HomeAssistant,
-    mqtt_charger_factory: Callable[..., Awaitable[MqttCharger]],
+    mqtt_charger_factory: ChargerFactory,
     device_registry: dr.DeviceRegistry,
 ) -> None:
     other = await mqtt_charger_factory(OTHER_SERIAL)  # answers its firmware query
     first = await setup_entry(hass)
     second = await setup_entry(hass, OTHER_SERIAL)
     await send(hass, report())
-    other.send_report()
-    await hass.async_block_till_done()
+    await other.async_report()
 
     devices: dict[str, Any] = {
         entry.unique_id: dr.async_entries_for_config_entry(

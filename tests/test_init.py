@@ -8,7 +8,9 @@ from unittest.mock import MagicMock, patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.novabot.const import (
     CONF_GATEWAY_BIND_ADDRESS,
@@ -27,6 +29,7 @@ from .common import (
     SERIAL,
     STATUS_TOPIC,
     coordinator_timers,
+    device,
     entry_data,
     firmware_reply,
     mock_entry,
@@ -41,7 +44,6 @@ from .common import (
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
-    import pytest
     from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 WAIT_FOR_MQTT = "homeassistant.components.mqtt.async_wait_for_mqtt_client"
@@ -279,74 +281,66 @@ async def test_two_gateway_chargers_each_take_and_give_back_the_gateway(
     assert mock_gateway.release.await_count == 2
 
 
-async def test_gateway_port_in_use_retries_setup_with_a_repair_issue(
+@pytest.fixture
+async def port_taken(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
     mock_gateway: MagicMock,
     issue_registry: ir.IssueRegistry,
-) -> None:
+) -> MockConfigEntry:
+    """A gateway charger whose setup found the gateway's port taken: it retries."""
     mock_gateway.side_effect = GatewayPortInUseError(1885)
-
-    entry = await setup_entry(
+    return await setup_entry(
         hass, data=entry_data(gateway=True), state=ConfigEntryState.SETUP_RETRY
     )
 
-    assert entry.reason is not None
-    assert "1885" in entry.reason
+
+async def test_gateway_port_in_use_retries_setup_with_a_repair_issue(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, port_taken: MockConfigEntry
+) -> None:
+    assert port_taken.reason is not None
+    assert "1885" in port_taken.reason
     assert (STATUS_TOPIC, None) not in subscriptions(mqtt_mock)
     issue = gateway_port_issue(hass)
     assert issue is not None
     assert issue.translation_placeholders == {"port": "1885"}
     assert issue.severity is ir.IssueSeverity.ERROR
     assert issue.is_fixable is False
-    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.config_entries.async_unload(port_taken.entry_id)
 
 
-async def test_gateway_port_issue_is_removed_after_a_successful_setup(
+@pytest.mark.parametrize(
+    ("options", "port"),
+    [
+        pytest.param({}, 1885, id="the-other-program-let-the-port-go"),
+        pytest.param({CONF_GATEWAY_PORT: 1886}, 1886, id="moved-to-another-port"),
+    ],
+)
+async def test_gateway_port_issue_goes_once_the_gateway_runs(
     hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
     mock_gateway: MagicMock,
-    issue_registry: ir.IssueRegistry,
+    port_taken: MockConfigEntry,
+    options: dict[str, int],
+    port: int,
 ) -> None:
-    mock_gateway.side_effect = GatewayPortInUseError(1885)
-    entry = await setup_entry(
-        hass, data=entry_data(gateway=True), state=ConfigEntryState.SETUP_RETRY
-    )
     assert gateway_port_issue(hass) is not None
-
-    mock_gateway.side_effect = None  # the other program has let the port go
-    assert await hass.config_entries.async_reload(entry.entry_id)
-    await hass.async_block_till_done()
-
-    assert entry.state is ConfigEntryState.LOADED
-    assert gateway_port_issue(hass) is None
-
-
-async def test_gateway_port_issue_goes_when_the_gateway_moves_to_another_port(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    mock_gateway: MagicMock,
-    issue_registry: ir.IssueRegistry,
-) -> None:
-    mock_gateway.side_effect = GatewayPortInUseError(1885)
-    entry = await setup_entry(
-        hass, data=entry_data(gateway=True), state=ConfigEntryState.SETUP_RETRY
-    )
     mock_gateway.side_effect = None
 
-    hass.config_entries.async_update_entry(entry, options={CONF_GATEWAY_PORT: 1886})
-    assert await hass.config_entries.async_reload(entry.entry_id)
+    hass.config_entries.async_update_entry(port_taken, options=options)
+    assert await hass.config_entries.async_reload(port_taken.entry_id)
     await hass.async_block_till_done()
 
-    assert entry.state is ConfigEntryState.LOADED
+    assert port_taken.state is ConfigEntryState.LOADED
     assert mock_gateway.await_args is not None
-    assert mock_gateway.await_args.kwargs["port"] == 1886
+    assert mock_gateway.await_args.kwargs["port"] == port
     assert gateway_port_issue(hass) is None
 
 
-async def test_gateway_that_cannot_start_retries_setup_without_a_port_issue(
+@pytest.mark.usefixtures("issue_registry")
+async def test_gateway_that_cannot_start_retries_setup_and_says_why(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mock_gateway: MagicMock
 ) -> None:
+    """It is no port another program holds: no repair issue for that."""
     mock_gateway.side_effect = GatewayStartError(
         "192.168.1.99", 1885, OSError(99, "Cannot assign requested address")
     )
@@ -355,12 +349,15 @@ async def test_gateway_that_cannot_start_retries_setup_without_a_port_issue(
         hass, data=entry_data(gateway=True), state=ConfigEntryState.SETUP_RETRY
     )
 
+    assert entry.reason is not None
+    assert "1885" in entry.reason
+    assert "Cannot assign requested address" in entry.reason
     assert gateway_port_issue(hass) is None
     assert (STATUS_TOPIC, None) not in subscriptions(mqtt_mock)
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-# --- Known bugs (strict xfail: they start passing when fixed) -------------------
+# --- Removal and reload keep things tidy -----------------------------------------
 
 
 async def test_removing_a_silent_charger_removes_its_repair_issue(
@@ -380,9 +377,7 @@ async def test_removing_a_silent_charger_removes_its_repair_issue(
 
 
 async def test_firmware_version_survives_a_reload(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    device_registry: dr.DeviceRegistry,
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:
     entry = await setup_entry(hass)
     await send(hass, report())
@@ -391,25 +386,18 @@ async def test_firmware_version_survives_a_reload(
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
 
-    device = device_registry.async_get_device_by_identifier(
-        (DOMAIN, SERIAL), entry.entry_id
-    )
-    assert device is not None
-    assert device.sw_version == "v0.4.0"
+    assert device(hass).sw_version == "v0.4.0"
 
 
-async def test_gateway_start_failure_explains_itself(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mock_gateway: MagicMock
+async def test_an_entry_of_a_newer_release_is_not_set_up(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:
-    mock_gateway.side_effect = GatewayStartError(
-        "192.168.1.99", 1885, OSError(99, "Cannot assign requested address")
+    """A downgrade: this release cannot know what version 2 stores."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=SERIAL, data=entry_data(), version=2, minor_version=1
     )
+    entry.add_to_hass(hass)
 
-    entry = await setup_entry(
-        hass, data=entry_data(gateway=True), state=ConfigEntryState.SETUP_RETRY
-    )
+    await hass.config_entries.async_setup(entry.entry_id)
 
-    assert entry.reason is not None
-    assert "1885" in entry.reason
-    assert "Cannot assign requested address" in entry.reason
-    await hass.config_entries.async_unload(entry.entry_id)
+    assert entry.state is ConfigEntryState.MIGRATION_ERROR

@@ -28,13 +28,9 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from homeassistant.core import HomeAssistant
 
-    from .mqtt_charger import MqttCharger
-
-type ChargerFactory = Callable[..., Awaitable[MqttCharger]]
+    from .mqtt_charger import ChargerFactory, MqttCharger
 
 
 def work_status(code: int) -> int:
@@ -52,14 +48,9 @@ async def mower_action(hass: HomeAssistant, service: str) -> None:
 
 
 @pytest.fixture
-async def charger(
-    hass: HomeAssistant, mqtt_charger_factory: ChargerFactory
-) -> MqttCharger:
+async def charger(reporting_charger: ChargerFactory) -> MqttCharger:
     """A charger whose mower answers quickly, reporting; the entry set up."""
-    charger = await mqtt_charger_factory(ack_time=0.01, ack_wait=0.05)
-    await setup_entry(hass)
-    charger.send_report()
-    await hass.async_block_till_done()
+    charger = await reporting_charger(ack_time=0.01, ack_wait=0.05)
     charger.firmware.received.clear()  # the queries at start
     return charger
 
@@ -67,22 +58,34 @@ async def charger(
 # --- What the mower does ------------------------------------------------------------
 
 
+# What Home Assistant shows for each work status: the lawn mower's activity,
+# and the label of the mower activity sensor.
+WORK_STATUSES: dict[LawnMowerActivity, dict[int, str]] = {
+    LawnMowerActivity.DOCKED: {0: "idle", 9: "finished"},
+    LawnMowerActivity.PAUSED: {10: "stopped_by_user"},
+    LawnMowerActivity.ERROR: {13: "stopped_by_error"},
+    LawnMowerActivity.MOWING: {
+        56: "leaving_dock",
+        90: "mowing",
+        91: "avoiding_obstacle",
+        93: "cutting_edge",
+    },
+    LawnMowerActivity.RETURNING: {
+        11: "returning_by_user",
+        12: "returning_low_battery",
+        191: "returning",
+        192: "docking",
+        193: "docking",
+    },
+}
+
+
 @pytest.mark.parametrize(
     ("code", "activity", "label"),
     [
-        (0, LawnMowerActivity.DOCKED, "idle"),
-        (9, LawnMowerActivity.DOCKED, "finished"),
-        (10, LawnMowerActivity.PAUSED, "stopped_by_user"),
-        (11, LawnMowerActivity.RETURNING, "returning_by_user"),
-        (12, LawnMowerActivity.RETURNING, "returning_low_battery"),
-        (13, LawnMowerActivity.ERROR, "stopped_by_error"),
-        (56, LawnMowerActivity.MOWING, "leaving_dock"),
-        (90, LawnMowerActivity.MOWING, "mowing"),
-        (91, LawnMowerActivity.MOWING, "avoiding_obstacle"),
-        (93, LawnMowerActivity.MOWING, "cutting_edge"),
-        (191, LawnMowerActivity.RETURNING, "returning"),
-        (192, LawnMowerActivity.RETURNING, "docking"),
-        (193, LawnMowerActivity.RETURNING, "docking"),
+        (code, activity, label)
+        for activity, labels in WORK_STATUSES.items()
+        for code, label in labels.items()
     ],
 )
 async def test_the_activity_follows_the_work_status(
@@ -169,8 +172,7 @@ async def test_each_command_goes_out_as_the_firmware_wants_it(
 ) -> None:
     charger = await mqtt_charger_factory(encrypt=encrypt, ack_time=0.01)
     await setup_entry(hass)
-    charger.send_report()
-    await hass.async_block_till_done()
+    await charger.async_report()
     charger.firmware.received.clear()
 
     await mower_action(hass, service)
@@ -219,8 +221,7 @@ async def test_an_acknowledged_command_moves_the_mower(
     await mower_action(hass, "start_mowing")
     await asyncio.sleep(0.02)
 
-    charger.send_report()
-    await hass.async_block_till_done()
+    await charger.async_report()
 
     assert state(hass, "mower_activity").state == "leaving_dock"
 

@@ -83,9 +83,11 @@ async def _async_start_gateway(hass: HomeAssistant, entry: NovabotConfigEntry) -
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: NovabotConfigEntry) -> bool:
-    """Version 1.2: the "LoRa signal" sensor is retired."""
-    if entry.version > 1:
-        return False  # a downgrade: this release cannot read the entry
+    """Version 1.2: the "LoRa signal" sensor is retired.
+
+    (An entry of a newer major version, after a downgrade, Home Assistant
+    refuses before it asks.)
+    """
     if entry.minor_version < 2:
         registry = er.async_get(hass)
         serial_number = entry.data[CONF_SERIAL_NUMBER]

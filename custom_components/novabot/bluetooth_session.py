@@ -3,11 +3,14 @@
 Home Assistant picks the adapter or ESPHome proxy that hears the charger best
 (``bleak_retry_connector`` over its connectors); the protocol library sends the
 five commands. Failures become the form error the user sees.
+:class:`ProvisioningRun` runs a session in the background and says which step
+it is at, for the config flow's progress step to show.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from typing import TYPE_CHECKING, Literal
 
 from bleak.exc import BleakError
 import bleak_retry_connector
@@ -101,3 +104,37 @@ async def async_provision(
     except LinkLostError as err:
         raise ProvisioningFailedError("link_lost") from err
     return result.channel
+
+
+class ProvisioningRun:
+    """One session run in the background, and the step it has reached.
+
+    ``step`` is ``"connect"``, then each command as it is sent; ``task`` ends
+    with :func:`async_provision`'s result or its ProvisioningFailedError.
+    """
+
+    def __init__(
+        self, hass: HomeAssistant, address: str, settings: ProvisioningSettings
+    ) -> None:
+        self._hass = hass
+        self._moved = asyncio.Event()
+        # Set before the task exists: it starts at once, and may move on at once.
+        self.step = "connect"
+        self.task = hass.async_create_task(
+            async_provision(hass, address, settings, self._move_to)
+        )
+        # Its end is a move too: the progress step then shows what follows.
+        self.task.add_done_callback(lambda _: self._moved.set())
+
+    def _move_to(self, step: str) -> None:
+        self.step = step
+        self._moved.set()
+
+    def next_move(self) -> asyncio.Task[Literal[True]]:
+        """A task that ends when the session takes its next step, or ends."""
+        self._moved.clear()
+        return self._hass.async_create_task(self._moved.wait())
+
+    def cancel(self) -> None:
+        """Stop the session; the charger is let go."""
+        self.task.cancel()

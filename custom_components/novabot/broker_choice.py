@@ -3,7 +3,9 @@
 Firmware v0.3.6 connects anonymously, v0.4.0 and later with a fixed login, and
 a charger can move from one to the other with an update. Direct mode only when
 the broker admits both; when it would refuse either for want of a login, the
-charger goes through the integration's gateway, which admits both.
+charger goes through the integration's gateway, which admits both. One gateway
+serves every charger of a Home Assistant: a new charger joins it where it
+listens (:func:`shared_gateway_endpoint`), and must not move it.
 """
 
 from __future__ import annotations
@@ -13,13 +15,19 @@ from typing import TYPE_CHECKING
 
 from homeassistant.exceptions import HomeAssistantError
 
-from .const import LOGGER
-from .gateway import async_use_gateway
+from .const import CONF_GATEWAY, CONF_GATEWAY_BIND_ADDRESS, LOGGER
+from .gateway import (
+    DEFAULT_BIND_ADDRESS,
+    DEFAULT_GATEWAY_PORT,
+    async_use_gateway,
+    gateway_endpoint,
+)
 from .protocol import ProbeOutcome, probe_charger_logins
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
+    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
     from .protocol import ChargerLogin, ProbeResult, ProvisioningSettings
@@ -123,3 +131,27 @@ def _broker_error(failure: ProbeResult) -> BrokerChoiceError:
     if failure.outcome is ProbeOutcome.NOT_MQTT:
         return BrokerChoiceError("broker_not_mqtt")
     return BrokerChoiceError("broker_unreachable")
+
+
+def shared_gateway_endpoint(entries: Iterable[ConfigEntry]) -> tuple[int, str]:
+    """The port and address of the gateway the chargers of ``entries`` use.
+
+    The first gateway-mode entry's, as its options or data say; the defaults
+    when no charger uses the gateway yet.
+    """
+    for entry in entries:
+        if entry.data.get(CONF_GATEWAY):
+            return gateway_endpoint(entry)
+    return DEFAULT_GATEWAY_PORT, DEFAULT_BIND_ADDRESS
+
+
+def new_entry_options(entries: Iterable[ConfigEntry]) -> dict[str, str]:
+    """The options of a new gateway-mode charger's entry, beside ``entries``.
+
+    The address the shared gateway listens on, as its other chargers say,
+    unless it is the default; its port is in the entry's data already.
+    """
+    _, address = shared_gateway_endpoint(entries)
+    if address == DEFAULT_BIND_ADDRESS:
+        return {}
+    return {CONF_GATEWAY_BIND_ADDRESS: address}

@@ -22,7 +22,6 @@ from homeassistant.util.hass_dict import HassKey
 from .charger_commands import ChargerCommands
 from .charger_details import ChargerDetails
 from .const import (
-    CONF_GATEWAY,
     CONF_MQTT_HOST,
     CONF_MQTT_PORT,
     CONF_SERIAL_NUMBER,
@@ -234,7 +233,6 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
                 "serial_number": self.serial_number,
                 "host": data[CONF_MQTT_HOST],
                 "port": str(data[CONF_MQTT_PORT]),
-                "mode": "gateway" if data.get(CONF_GATEWAY) else "direct",
             },
         )
 

@@ -5,14 +5,15 @@ to all of them and keeps the first report of each serial number that decodes
 (plain, or encrypted with that serial number's key): a report that decodes
 proves a real charger. Later reports of a known charger are not decoded again.
 
-The config flow uses it twice: to find chargers that already report (adoption,
-no Bluetooth needed), and as the claim window, waiting for the first report of
-a charger it has just provisioned.
+The config flow uses it twice: :func:`async_listen` finds chargers that already
+report (adoption, no Bluetooth needed), and :func:`async_claim` is the claim
+window, waiting for the first report of a charger it has just provisioned.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
 from homeassistant.components import mqtt
@@ -112,3 +113,35 @@ class ReportListener:
         self.first_reports[sender] = status
         if (waiting := self._waiting.get(sender)) and not waiting.done():
             waiting.set_result(status)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What the claim window heard."""
+
+    status: ChargerStatus | None  # the charger's first report; None if it was silent
+    others: tuple[str, ...]  # other chargers not set up that reported, sorted
+
+
+async def async_listen(
+    hass: HomeAssistant, ignore: Collection[str], seconds: float
+) -> dict[str, ChargerStatus]:
+    """The first report of each charger not in ``ignore`` heard within ``seconds``."""
+    async with ReportListener(hass, ignore) as listener:
+        await asyncio.sleep(seconds)
+        return listener.first_reports
+
+
+async def async_claim(
+    hass: HomeAssistant, serial_number: str, ignore: Collection[str], timeout: float
+) -> Claim:
+    """Wait up to ``timeout`` seconds for the first report of ``serial_number``.
+
+    A reconfigured charger is in ``ignore`` (configured chargers), and still
+    the one awaited. The others heard meanwhile likely include the charger on
+    the user's bench, when its serial number was mistyped.
+    """
+    async with ReportListener(hass, set(ignore) - {serial_number}) as listener:
+        status = await listener.async_first_report(serial_number, timeout)
+        others = listener.first_reports.keys() - {serial_number}
+    return Claim(status, tuple(sorted(others)))

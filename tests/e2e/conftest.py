@@ -45,7 +45,8 @@ from ..mosquitto import Mosquitto, free_port, stop_process
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
-FLOW = "custom_components.novabot.config_flow"
+# Where the config flow chooses the gateway a new charger joins.
+BROKER_CHOICE = "custom_components.novabot.broker_choice"
 INTEGRATION = "custom_components.novabot"
 HOST = "127.0.0.1"
 MQTT_USER = "homeassistant"
@@ -186,8 +187,8 @@ def flow_gateway(gateway_port: int) -> Iterator[int]:
     configuration a user sets in the options; the flow itself is not touched.
     """
     with (
-        patch(f"{FLOW}.DEFAULT_GATEWAY_PORT", gateway_port),
-        patch(f"{FLOW}.DEFAULT_BIND_ADDRESS", HOST),
+        patch(f"{BROKER_CHOICE}.DEFAULT_GATEWAY_PORT", gateway_port),
+        patch(f"{BROKER_CHOICE}.DEFAULT_BIND_ADDRESS", HOST),
         patch(f"{INTEGRATION}.gateway.DEFAULT_BIND_ADDRESS", HOST),
     ):
         yield gateway_port

@@ -6,6 +6,7 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
+from homeassistant.components import network
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
@@ -18,51 +19,65 @@ from custom_components.novabot.const import (
 )
 from custom_components.novabot.gateway import DEFAULT_BIND_ADDRESS
 
-from .common import entry_data, move_time, report, send, setup_entry, state
+from ..common import entry_data, move_time, report, send, setup_entry, state
+from ..flow_helpers import suggested_values
 
 if TYPE_CHECKING:
     from unittest.mock import MagicMock
 
     from freezegun.api import FrozenDateTimeFactory
+    from homeassistant.config_entries import ConfigFlowResult
     from homeassistant.core import HomeAssistant
-    from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-    from .common import MockConfigEntry
-
-
-def suggested_values(result: Any) -> dict[str, Any]:
-    """The value each form field shows, by field name."""
-    return {
-        str(key): (key.description or {}).get("suggested_value")
-        for key in result["data_schema"].schema
-    }
+pytestmark = pytest.mark.usefixtures("mqtt_mock")
 
 
-async def test_direct_entry_offers_only_the_stale_timeout(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+@pytest.fixture
+async def gateway_entry(
+    hass: HomeAssistant, mock_gateway: MagicMock
+) -> MockConfigEntry:
+    """A charger in gateway mode, set up (the gateway is a stand-in)."""
+    return await setup_entry(hass, data=entry_data(gateway=True))
+
+
+async def open_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigFlowResult:
+    """The user opens the entry's options."""
+    return await hass.config_entries.options.async_init(entry.entry_id)
+
+
+async def save_options(
+    hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any]
+) -> ConfigFlowResult:
+    """The user opens the options, submits ``user_input``; the entry may reload."""
+    result = await open_options(hass, entry)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+    await hass.async_block_till_done()
+    return result
+
+
+@pytest.mark.parametrize(("saved", "shown"), [({}, 60), ({CONF_STALE_TIMEOUT: 45}, 45)])
+async def test_a_direct_charger_has_only_the_stale_timeout(
+    hass: HomeAssistant, saved: dict[str, Any], shown: int
 ) -> None:
-    entry = await setup_entry(hass)
+    entry = await setup_entry(hass, options=saved)
 
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await open_options(hass, entry)
 
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
-    assert suggested_values(result) == {CONF_STALE_TIMEOUT: 60}
+    assert suggested_values(result["data_schema"]) == {CONF_STALE_TIMEOUT: shown}
 
 
 async def test_stale_timeout_is_saved_and_the_entry_reloads(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     entry = await setup_entry(hass)
     coordinator = entry.runtime_data
 
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_STALE_TIMEOUT: 120}
-    )
-    await hass.async_block_till_done()
+    result = await save_options(hass, entry, {CONF_STALE_TIMEOUT: 120})
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {CONF_STALE_TIMEOUT: 120}
@@ -75,44 +90,25 @@ async def test_stale_timeout_is_saved_and_the_entry_reloads(
     assert state(hass, "gps_satellites").state == STATE_UNAVAILABLE
 
 
-async def test_options_form_shows_the_saved_stale_timeout(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
-) -> None:
-    entry = await setup_entry(hass, options={CONF_STALE_TIMEOUT: 45})
-
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-
-    assert suggested_values(result) == {CONF_STALE_TIMEOUT: 45}
-
-
 @pytest.mark.parametrize("stale_timeout", [5, 601])
 async def test_stale_timeout_outside_10_to_600_seconds_is_refused(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, stale_timeout: int
+    hass: HomeAssistant, stale_timeout: int
 ) -> None:
     entry = await setup_entry(hass)
-    result = await hass.config_entries.options.async_init(entry.entry_id)
 
     with pytest.raises(InvalidData, match="stale_timeout"):
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_STALE_TIMEOUT: stale_timeout}
-        )
+        await save_options(hass, entry, {CONF_STALE_TIMEOUT: stale_timeout})
 
     assert entry.options == {}
 
 
-async def _gateway_entry(hass: HomeAssistant) -> MockConfigEntry:
-    return await setup_entry(hass, data=entry_data(gateway=True))
-
-
-async def test_gateway_entry_also_offers_the_port_and_the_bind_address(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mock_gateway: MagicMock
+async def test_a_gateway_charger_also_has_the_port_and_the_bind_address(
+    hass: HomeAssistant, gateway_entry: MockConfigEntry
 ) -> None:
-    entry = await _gateway_entry(hass)
-
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await open_options(hass, gateway_entry)
 
     assert result["type"] is FlowResultType.FORM
-    assert suggested_values(result) == {
+    assert suggested_values(result["data_schema"]) == {
         CONF_STALE_TIMEOUT: 60,
         CONF_GATEWAY_PORT: 1885,  # the port the charger was told
         CONF_GATEWAY_BIND_ADDRESS: DEFAULT_BIND_ADDRESS,
@@ -120,32 +116,30 @@ async def test_gateway_entry_also_offers_the_port_and_the_bind_address(
 
 
 async def test_gateway_options_are_saved_and_the_gateway_reopens_on_the_new_port(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mock_gateway: MagicMock
+    hass: HomeAssistant, gateway_entry: MockConfigEntry, mock_gateway: MagicMock
 ) -> None:
-    entry = await _gateway_entry(hass)
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-
-    with patch(
-        "homeassistant.components.network.async_get_enabled_source_ips",
+    with patch.object(
+        network,
+        "async_get_enabled_source_ips",
         return_value=[IPv4Address("192.168.1.10")],
     ):
-        result = await hass.config_entries.options.async_configure(
-            result["flow_id"],
+        result = await save_options(
+            hass,
+            gateway_entry,
             {
                 CONF_STALE_TIMEOUT: 90,
                 CONF_GATEWAY_PORT: 1999,
                 CONF_GATEWAY_BIND_ADDRESS: " 192.168.1.10 ",
             },
         )
-    await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {
+    assert gateway_entry.options == {
         CONF_STALE_TIMEOUT: 90,
         CONF_GATEWAY_PORT: 1999,
         CONF_GATEWAY_BIND_ADDRESS: "192.168.1.10",
     }
-    assert entry.state is ConfigEntryState.LOADED
+    assert gateway_entry.state is ConfigEntryState.LOADED
     mock_gateway.release.assert_awaited_once()  # the old setup let go
     assert mock_gateway.await_count == 2
     assert mock_gateway.await_args is not None
@@ -161,26 +155,22 @@ async def test_gateway_options_are_saved_and_the_gateway_reopens_on_the_new_port
 )
 async def test_invalid_bind_address_is_refused(
     hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
+    gateway_entry: MockConfigEntry,
     mock_gateway: MagicMock,
     bind_address: str,
 ) -> None:
-    entry = await _gateway_entry(hass)
-    result = await hass.config_entries.options.async_init(entry.entry_id)
     user_input = {
         CONF_STALE_TIMEOUT: 60,
         CONF_GATEWAY_PORT: 1886,
         CONF_GATEWAY_BIND_ADDRESS: bind_address,
     }
 
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], user_input
-    )
+    result = await save_options(hass, gateway_entry, user_input)
 
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_GATEWAY_BIND_ADDRESS: "invalid_bind_address"}
-    assert suggested_values(result) == user_input  # what the user typed stays
-    assert entry.options == {}
+    assert suggested_values(result["data_schema"]) == user_input  # what was typed
+    assert gateway_entry.options == {}
     assert mock_gateway.await_count == 1  # no reload
 
     # Corrected, it is saved.
@@ -189,4 +179,4 @@ async def test_invalid_bind_address_is_refused(
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options[CONF_GATEWAY_BIND_ADDRESS] == "::"
+    assert gateway_entry.options[CONF_GATEWAY_BIND_ADDRESS] == "::"

@@ -1,0 +1,96 @@
+"""The charger a config flow sets up: what it is told, and what its entry keeps.
+
+The flow gathers it step by step: the checked settings and the way to the
+broker, then the LoRa channel the charger stored, then the other chargers that
+reported while it waited for this one. From it come the settings sent over
+Bluetooth, the entry's data (the contract in docs/architecture.md) and the
+placeholders of the texts that speak of the charger. A charger adopted from the
+broker has none of this: :func:`adopted_entry_data` is all its entry keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components import mqtt
+from homeassistant.const import CONF_PORT
+
+from .const import (
+    CONF_ADDRESS,
+    CONF_CHARGER_CHANNEL,
+    CONF_GATEWAY,
+    CONF_MQTT_HOST,
+    CONF_MQTT_PORT,
+    CONF_SERIAL_NUMBER,
+)
+from .settings_form import DEFAULT_MQTT_PORT
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+    from .broker_choice import BrokerChoice
+    from .protocol import ProvisioningSettings
+
+
+@dataclass(slots=True)
+class ChargerSetup:
+    """A charger being provisioned over Bluetooth."""
+
+    settings: ProvisioningSettings  # as the user typed them, checked
+    route: BrokerChoice  # straight to the broker, or through the gateway
+    address: str | None  # its Bluetooth address
+    channel: int | None = None  # the LoRa channel it stored, once provisioned
+    others: tuple[str, ...] = ()  # new chargers that reported instead of it
+
+    def told(self) -> ProvisioningSettings:
+        """The settings sent: in gateway mode the gateway's port, not the broker's."""
+        return replace(self.settings, mqtt_port=self.route.charger_port)
+
+    def entry_data(self) -> dict[str, Any]:
+        """The entry's data: what the charger was told, and how to find it."""
+        return {
+            CONF_SERIAL_NUMBER: self.settings.serial_number,
+            CONF_CHARGER_CHANNEL: self.channel,
+            CONF_MQTT_HOST: self.settings.mqtt_host,
+            CONF_MQTT_PORT: self.route.charger_port,
+            CONF_GATEWAY: self.route.gateway,
+            CONF_ADDRESS: self.address,
+        }
+
+    def gateway_placeholders(self) -> dict[str, str]:
+        """Why the gateway: the broker, the gateway's port, the firmware refused."""
+        return {
+            "host": self.settings.mqtt_host,
+            "port": str(self.settings.mqtt_port),
+            "gateway_port": str(self.route.charger_port),
+            "firmware": self.route.refused_firmware,
+        }
+
+    def claim_placeholders(self, seconds: float) -> dict[str, str]:
+        """Where the charger reports, and how long the claim window waits."""
+        return {
+            "host": self.settings.mqtt_host,
+            "port": str(self.route.charger_port),
+            "seconds": str(int(seconds)),
+        }
+
+    def timeout_placeholders(self, seconds: float) -> dict[str, str]:
+        """The claim's, and which charger was awaited and which reported instead."""
+        return {
+            **self.claim_placeholders(seconds),
+            "serial_number": self.settings.serial_number,
+            "other_serial_numbers": ", ".join(self.others),
+        }
+
+
+def adopted_entry_data(hass: HomeAssistant, serial_number: str) -> dict[str, Any]:
+    """The entry's data of a charger that reports to Home Assistant's broker."""
+    broker = hass.config_entries.async_entries(mqtt.DOMAIN)[0].data
+    return {
+        CONF_SERIAL_NUMBER: serial_number,
+        CONF_CHARGER_CHANNEL: None,
+        CONF_MQTT_HOST: broker.get(mqtt.CONF_BROKER, ""),
+        CONF_MQTT_PORT: broker.get(CONF_PORT, DEFAULT_MQTT_PORT),
+        CONF_GATEWAY: False,
+    }
