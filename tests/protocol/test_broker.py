@@ -55,6 +55,44 @@ async def read_connect(reader: asyncio.StreamReader) -> bytes:
     return header + await reader.readexactly(header[1])
 
 
+class FakeBroker:
+    """A server that reads a CONNECT, writes ``answer``, and records what follows."""
+
+    def __init__(self, answer: bytes, *, hang_up: bool = False) -> None:
+        self.answer = answer
+        self.hang_up = hang_up
+        self.connect = b""
+        self.after: bytes | None = None  # what the probe sent after the answer
+        self.done = asyncio.Event()
+
+    async def __call__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.connect = await read_connect(reader)
+        writer.write(self.answer)
+        await writer.drain()
+        if self.hang_up:
+            writer.close()
+        else:
+            with contextlib.suppress(ConnectionError):
+                self.after = await reader.read()  # until the probe closes
+        self.done.set()
+
+
+type BrokerFactory = Callable[..., Awaitable[tuple[int, FakeBroker]]]
+
+
+@pytest.fixture
+def fake_broker(tcp_server: ServerFactory) -> BrokerFactory:
+    """Start a :class:`FakeBroker`; its port and itself."""
+
+    async def start(answer: bytes, *, hang_up: bool = False) -> tuple[int, FakeBroker]:
+        broker = FakeBroker(answer, hang_up=hang_up)
+        return await tcp_server(broker), broker
+
+    return start
+
+
 # --- against Mosquitto -----------------------------------------------------------
 
 
@@ -164,50 +202,45 @@ def test_chargers_log_in_anonymously_or_with_the_fixed_v040_login() -> None:
     assert (ANONYMOUS_LOGIN.firmware, FIXED_LOGIN.firmware) == ("v0.3.6", "v0.4.0")
 
 
-async def test_an_anonymous_broker_without_password_file_admits_both(
-    mosquitto: Mosquitto,
+@pytest.mark.parametrize(
+    ("broker", "refused"),
+    [
+        ({"allow_anonymous": True}, ()),
+        # Anonymous clients welcome, but the login is not in its password file:
+        # direct mode would lock the charger out after its update to v0.4.0.
+        (
+            {"allow_anonymous": True, "users": {"homeassistant": "pw"}},
+            (FIXED_LOGIN,),
+        ),
+        (
+            {"allow_anonymous": False, "users": {"homeassistant": "pw"}},
+            (ANONYMOUS_LOGIN, FIXED_LOGIN),
+        ),
+        (
+            {"allow_anonymous": False, "users": {"li9hep19": "jzd4wac6"}},
+            (ANONYMOUS_LOGIN,),
+        ),
+    ],
+    ids=[
+        "anonymous-without-password-file-admits-both",
+        "password-file-refuses-the-v040-login",
+        "like-the-addon-refuses-both",
+        "only-the-v040-login-refuses-v036",
+    ],
+)
+async def test_each_way_chargers_log_in_is_probed(
+    mosquitto_factory: MosquittoFactory,
+    broker: dict[str, Any],
+    refused: tuple[ChargerLogin, ...],
 ) -> None:
+    mosquitto = mosquitto_factory(**broker)
+
     admission = await probe_charger_logins(mosquitto.host, mosquitto.port)
 
-    assert admission.admits_every_charger
-    assert admission.refused_logins == ()
+    assert admission.refused_logins == refused
+    assert admission.admits_every_charger is (refused == ())
     assert admission.failure is None
-
-
-async def test_a_broker_with_a_password_file_refuses_the_v040_login(
-    mosquitto_factory: MosquittoFactory,
-) -> None:
-    # Anonymous clients welcome, but the login is not in its password file:
-    # direct mode would lock the charger out after its update to v0.4.0.
-    broker = mosquitto_factory(allow_anonymous=True, users={"homeassistant": "pw"})
-
-    admission = await probe_charger_logins(broker.host, broker.port)
-
-    assert admission.results == {ANONYMOUS_LOGIN: ACCEPTED, FIXED_LOGIN: NOT_AUTHORISED}
-    assert not admission.admits_every_charger
-    assert admission.refused_logins == (FIXED_LOGIN,)
-    assert admission.failure is None
-
-
-async def test_a_broker_like_the_addon_refuses_both(
-    mosquitto_factory: MosquittoFactory,
-) -> None:
-    broker = mosquitto_factory(allow_anonymous=False, users={"homeassistant": "pw"})
-
-    admission = await probe_charger_logins(broker.host, broker.port)
-
-    assert admission.refused_logins == (ANONYMOUS_LOGIN, FIXED_LOGIN)
-    assert admission.failure is None
-
-
-async def test_a_broker_that_knows_only_the_v040_login_refuses_v036(
-    mosquitto_factory: MosquittoFactory,
-) -> None:
-    broker = mosquitto_factory(allow_anonymous=False, users={"li9hep19": "jzd4wac6"})
-
-    admission = await probe_charger_logins(broker.host, broker.port)
-
-    assert admission.refused_logins == (ANONYMOUS_LOGIN,)
+    assert dict.fromkeys(refused, NOT_AUTHORISED).items() <= admission.results.items()
 
 
 def readme_block(first_line: str) -> str:
@@ -337,22 +370,13 @@ def test_admission_summarises_both_results(
     assert admission.failure == failure
 
 
-async def test_the_v040_probe_sends_the_fixed_login(tcp_server: ServerFactory) -> None:
-    received: list[bytes] = []
-
-    async def broker(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        received.append(await read_connect(reader))
-        writer.write(b"\x20\x02\x00\x00")
-        await writer.drain()
-
-    port = await tcp_server(broker)
+async def test_the_v040_probe_sends_the_fixed_login(fake_broker: BrokerFactory) -> None:
+    port, broker = await fake_broker(b"\x20\x02\x00\x00")
 
     result = await probe_broker("127.0.0.1", port, FIXED_LOGIN, timeout=2)
 
     assert result.outcome is ProbeOutcome.ACCEPTED
-    packet = received[0]
+    packet = broker.connect
     assert packet[9] == 0xC2  # username, password, clean session
     client_id_length = int.from_bytes(packet[12:14])
     payload = packet[14 + client_id_length :]
@@ -436,40 +460,24 @@ async def test_server_answering_garbage_is_not_mqtt(tcp_server: ServerFactory) -
     )
 
 
-async def test_server_answering_a_connack_of_the_wrong_length_is_not_mqtt(
-    tcp_server: ServerFactory,
+@pytest.mark.parametrize(
+    ("answer", "hang_up", "detail"),
+    [
+        (b"\x20\x03\x00\x00\x00", False, "answer is not a CONNACK"),  # wrong length
+        (b"", True, "connection closed without CONNACK"),
+        (b"\x20", True, "connection closed without CONNACK"),
+        (b"\x20\x02\x00", True, "connection closed without CONNACK"),
+    ],
+    ids=["wrong-length", "nothing", "one-byte", "three-bytes"],
+)
+async def test_what_is_not_a_whole_connack_is_not_mqtt(
+    fake_broker: BrokerFactory, answer: bytes, hang_up: bool, detail: str
 ) -> None:
-    async def odd(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_connect(reader)
-        writer.write(b"\x20\x03\x00\x00\x00")
-        await writer.drain()
-
-    port = await tcp_server(odd)
+    port, _ = await fake_broker(answer, hang_up=hang_up)
 
     result = await probe_broker("127.0.0.1", port, timeout=2)
 
-    assert result.outcome is ProbeOutcome.NOT_MQTT
-
-
-@pytest.mark.parametrize("answer", [b"", b"\x20", b"\x20\x02\x00"])
-async def test_server_closing_before_a_full_connack_is_not_mqtt(
-    tcp_server: ServerFactory, answer: bytes
-) -> None:
-    async def hang_up(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await read_connect(reader)
-        writer.write(answer)
-        await writer.drain()
-        writer.close()
-
-    port = await tcp_server(hang_up)
-
-    result = await probe_broker("127.0.0.1", port, timeout=2)
-
-    assert result == ProbeResult(
-        ProbeOutcome.NOT_MQTT, detail="connection closed without CONNACK"
-    )
+    assert result == ProbeResult(ProbeOutcome.NOT_MQTT, detail=detail)
 
 
 async def test_silent_server_is_not_mqtt_after_the_timeout(
@@ -494,28 +502,15 @@ async def test_silent_server_is_not_mqtt_after_the_timeout(
 
 
 async def test_probe_sends_an_anonymous_mqtt_311_connect_and_disconnects(
-    tcp_server: ServerFactory,
+    fake_broker: BrokerFactory,
 ) -> None:
-    received: list[bytes] = []
-
-    async def broker(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        received.append(await read_connect(reader))
-        writer.write(b"\x20\x02\x00\x00")
-        await writer.drain()
-        received.append(await reader.read())  # what follows, until the probe closes
-
-    port = await tcp_server(broker)
+    port, broker = await fake_broker(b"\x20\x02\x00\x00")
 
     result = await probe_broker("127.0.0.1", port, timeout=2)
-    for _ in range(100):  # let the server read to the end
-        if len(received) == 2:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(broker.done.wait(), 2)
 
     assert result.outcome is ProbeOutcome.ACCEPTED
-    packet, after = received
+    packet = broker.connect
     assert packet[0] == 0x10  # CONNECT
     assert packet[1] == len(packet) - 2  # remaining length
     assert packet[2:8] == b"\x00\x04MQTT"  # protocol name
@@ -531,49 +526,29 @@ async def test_probe_sends_an_anonymous_mqtt_311_connect_and_disconnects(
     assert len(client_id) == client_id_length
     assert client_id.startswith("novabot-probe-")
     assert len(packet) == 14 + client_id_length  # nothing after the client id
-    assert after == b"\xe0\x00"  # DISCONNECT
+    assert broker.after == b"\xe0\x00"  # DISCONNECT, then the probe closes
 
 
 async def test_refused_probe_does_not_send_disconnect(
-    tcp_server: ServerFactory,
+    fake_broker: BrokerFactory,
 ) -> None:
-    received: list[bytes] = []
-
-    async def broker(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await read_connect(reader)
-        writer.write(b"\x20\x02\x00\x04")
-        await writer.drain()
-        received.append(await reader.read())
-
-    port = await tcp_server(broker)
+    port, broker = await fake_broker(b"\x20\x02\x00\x04")
 
     result = await probe_broker("127.0.0.1", port, timeout=2)
-    for _ in range(100):
-        if received:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(broker.done.wait(), 2)
 
     assert result == ProbeResult(ProbeOutcome.REFUSED, return_code=4)
     assert result.login_required
-    assert received == [b""]
+    assert broker.after == b""
 
 
 @pytest.mark.parametrize(
     ("code", "login"), [(1, False), (2, False), (3, False), (4, True), (5, True)]
 )
 async def test_login_required_only_for_bad_credentials_or_not_authorised(
-    tcp_server: ServerFactory, code: int, login: bool
+    fake_broker: BrokerFactory, code: int, login: bool
 ) -> None:
-    async def broker(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await read_connect(reader)
-        writer.write(bytes([0x20, 0x02, 0x00, code]))
-        await writer.drain()
-
-    port = await tcp_server(broker)
+    port, _ = await fake_broker(bytes([0x20, 0x02, 0x00, code]))
 
     result = await probe_broker("127.0.0.1", port, timeout=2)
 
@@ -595,24 +570,12 @@ def test_long_client_id_uses_a_two_byte_remaining_length() -> None:
     assert packet[3:9] == b"\x00\x04MQTT"
 
 
-async def test_probe_leaves_no_connection_open(tcp_server: ServerFactory) -> None:
-    closed = asyncio.Event()
-
-    async def broker(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await read_connect(reader)
-        writer.write(b"\x20\x02\x00\x00")
-        await writer.drain()
-        with contextlib.suppress(ConnectionError):
-            await reader.read()
-        closed.set()
-
-    port = await tcp_server(broker)
+async def test_probe_leaves_no_connection_open(fake_broker: BrokerFactory) -> None:
+    port, broker = await fake_broker(b"\x20\x02\x00\x00")
 
     await probe_broker("127.0.0.1", port, timeout=2)
 
-    await asyncio.wait_for(closed.wait(), 2)
+    await asyncio.wait_for(broker.done.wait(), 2)  # the probe closed its side
 
 
 def test_mosquitto_helper_reports_a_broker_that_cannot_start(
