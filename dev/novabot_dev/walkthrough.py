@@ -5,7 +5,8 @@ download) in a fresh profile, through the trusted-networks login that the
 development instance grants 127.0.0.1. The walk: the *Discovered* card, the
 settings form (serial number, WiFi; the broker as suggested), the gateway
 explanation, the progress steps, the success dialog, the new charger's device
-page with values. Each step can be saved as a screenshot (``shots``): the
+page with values, and its mower started and sent home from the mower's dialog
+(the integration's icon is noted as the browser receives it). Each step can be saved as a screenshot (``shots``): the
 browser test keeps them with its results, ``scripts/screenshot`` renews those
 in ``docs/``.
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError, async_playwright
 
@@ -30,7 +32,13 @@ from .layout import NEW_SERIAL_NUMBER, Layout
 from .mosquitto import free_port
 
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext, Locator, Page, Playwright
+    from playwright.async_api import (
+        BrowserContext,
+        Locator,
+        Page,
+        Playwright,
+        Response,
+    )
 
 # Debian's Chromium; on a GitHub runner (Ubuntu, where chromium is a snap) the
 # Google Chrome the runner image ships.
@@ -51,11 +59,14 @@ CHROMIUM_FLAGS = [
 ]
 VIEWPORT = {"width": 1000, "height": 800}
 STEP_TIMEOUT = 30.0  # seconds for a page or form to appear
+MOWER_TIMEOUT = 60.0  # the simulated mower leaves, or returns and docks
 PROVISIONING_TIMEOUT = 150.0  # the whole session and the claim, at demo timings
 READY_TIMEOUT = 120.0  # Home Assistant's start and the first charger's values
 # What the newcomer types: the serial number from the "label", any WiFi.
 SSID = "Garden"
 WIFI_PASSWORD = "garden-pass-1"
+# Where the frontend fetches the integration's own brand/ images.
+BRAND_IMAGES = "/api/brands/integration/novabot/"
 # The device page has rendered the charger's entities once these show.
 ENTITY_NAMES = ["GPS satellites", "RTK fix"]
 
@@ -69,6 +80,8 @@ PROGRESS = {
     "set_cfg_info": "Saving the settings",
     "claim": "Waiting for the charger's first report",
 }
+# The lawn mower states the frontend shows (its own English labels).
+MOWER_STATES = ("Docked", "Mowing", "Paused", "Returning", "Error")
 # The progress steps worth a picture: each lasts seconds at demo timings.
 PROGRESS_SHOTS = {
     "set_wifi_info": "setup-4-wifi",
@@ -102,12 +115,15 @@ class Walk:
     seconds: float = 0.0
     provisioning_seconds: float = 0.0  # from the gateway step's Submit to success
     instance_seconds: float = 0.0  # until the instance was ready
+    mower_states: list[str] = field(default_factory=list)  # as the dialog showed
+    # The integration's brand images the browser received, by file name.
+    brand_images: dict[str, bytes] = field(default_factory=dict)
 
 
 async def walk_a_fresh_instance(
     directory: Path, shots: Path | None, *, mqtt_port: int | None = None
 ) -> Walk:
-    """A new development instance in ``directory``, walked from discovery to device.
+    """A new development instance in ``directory``, walked from discovery to the mower.
 
     Home Assistant takes a free port, Mosquitto ``mqtt_port`` (the form shows
     it) or a free one; the gateway takes port 1885 (the setup dialog's
@@ -134,6 +150,7 @@ async def walk_a_fresh_instance(
             path = await instance.api.device_path(NEW_SERIAL_NUMBER)
             assert path is not None, "the new charger has no device"
             await walkthrough.device_page(path, ENTITY_NAMES)
+            await walkthrough.command_the_mower()
         except BaseException:
             with contextlib.suppress(PlaywrightError):
                 await walkthrough.shoot("failure")
@@ -164,6 +181,7 @@ class Walkthrough:
         self.shots = shots
         self.walk = Walk()
         page.set_default_timeout(STEP_TIMEOUT * 1000)
+        page.on("response", self.note_brand_image)
 
     async def run(self, serial_number: str, ssid: str, password: str) -> Walk:
         """Discovered card to success dialog; the device page is :meth:`device_page`."""
@@ -216,6 +234,45 @@ class Walkthrough:
         await asyncio.sleep(1.0)  # the cards finish their transitions
         await self.shoot("device-page")
         self.walk.seconds += time.monotonic() - started
+
+    async def command_the_mower(self) -> None:
+        """From the device page: start the mower, then send it back to its dock.
+
+        Through the lawn mower's own dialog, as an owner would: each press goes
+        to the simulated charger, whose mower changes its work status.
+        """
+        started = time.monotonic()
+        controls = self.page.locator("ha-card").filter(has_text="Controls")
+        await controls.get_by_text("Mower", exact=True).click()
+        dialog = self.page.locator("ha-more-info-dialog")
+        await self.follow_mower(dialog, "Docked")
+        await dialog.get_by_role("button", name="Start mowing").click()
+        await self.follow_mower(dialog, "Mowing")
+        await self.shoot("mower-mowing")
+        await dialog.get_by_role("button", name="Return to dock").click()
+        await self.follow_mower(dialog, "Docked")
+        self.walk.seconds += time.monotonic() - started
+
+    async def follow_mower(self, dialog: Locator, awaited: str) -> None:
+        """Note each state the mower's dialog shows, until it shows ``awaited``."""
+        deadline = time.monotonic() + MOWER_TIMEOUT
+        states = self.walk.mower_states
+        while not states or states[-1] != awaited:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the mower never showed {awaited}: {states}")
+            lines = (await dialog.evaluate(DEEP_TEXT)).splitlines()
+            shown = next((line for line in lines if line in MOWER_STATES), None)
+            if shown is not None and (not states or states[-1] != shown):
+                states.append(shown)
+            await asyncio.sleep(0.1)
+
+    async def note_brand_image(self, response: Response) -> None:
+        """Keep what Home Assistant served as the integration's icon or logo."""
+        path = urlsplit(response.url).path
+        if path.startswith(BRAND_IMAGES) and response.ok:
+            with contextlib.suppress(PlaywrightError):  # the page moved on
+                body = await response.body()
+                self.walk.brand_images[path.removeprefix(BRAND_IMAGES)] = body
 
     async def submit(self, dialog: Locator) -> None:
         """Press the dialog's Submit button."""

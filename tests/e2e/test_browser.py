@@ -6,7 +6,8 @@ the virtual Bluetooth proxy hearing a charger in provisioning mode (demo
 timings: a few seconds per step) and the integration's gateway, simulated
 chargers started as the real ones would report. Playwright drives Debian's
 Chromium (``scripts/setup`` installs it) through the dialog a newcomer walks:
-discovered card, settings, gateway explanation, progress, device page.
+discovered card, settings, gateway explanation, progress, device page; then
+the mower started and sent home from its dialog.
 
 The screenshots of each step stay with the test's temporary files;
 ``scripts/screenshot`` takes the same walk to renew those in ``docs/``.
@@ -18,7 +19,7 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from novabot_dev.layout import GATEWAY_PORT
+from novabot_dev.layout import GATEWAY_PORT, ROOT
 from novabot_dev.walkthrough import walk_a_fresh_instance
 import pytest
 
@@ -77,4 +78,11 @@ async def test_a_newcomer_sets_up_the_discovered_charger_in_the_browser(
         "setup-6-first-report.png",
         "setup-7-created.png",
         "device-page.png",
+        "mower-mowing.png",
     ]
+    # Pressed in the mower's dialog, the simulated mower leaves and comes back.
+    assert walk.mower_states == ["Docked", "Mowing", "Returning", "Docked"]
+    # The cards on the integrations page show the integration's own icon,
+    # served by Home Assistant from its brand/ folder.
+    icon = ROOT / "custom_components" / "novabot" / "brand" / "icon.png"
+    assert walk.brand_images.get("icon.png") == icon.read_bytes()
