@@ -146,20 +146,19 @@ class NovabotConfigFlow(ProvisioningFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """No report in time: wait again, finish anyway, or provision again."""
-        assert self._setup is not None
-        return self.async_show_menu(
-            step_id="claim_timeout",
-            menu_options=["claim", "finish", "settings"],
-            description_placeholders=self._setup.timeout_placeholders(CLAIM_TIMEOUT),
-        )
+        return self._claim_timeout_menu("claim_timeout")
 
     async def async_step_claim_timeout_other(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """No report from our charger, but another one reported."""
+        return self._claim_timeout_menu("claim_timeout_other")
+
+    def _claim_timeout_menu(self, step_id: str) -> ConfigFlowResult:
+        """The choices after a claim without our charger's report."""
         assert self._setup is not None
         return self.async_show_menu(
-            step_id="claim_timeout_other",
+            step_id=step_id,
             menu_options=["claim", "finish", "settings"],
             description_placeholders=self._setup.timeout_placeholders(CLAIM_TIMEOUT),
         )

@@ -100,16 +100,15 @@ class ReportListener:
         ):
             return
         try:
-            serial_number = normalize_serial_number(sender)
+            if normalize_serial_number(sender) != sender:
+                return  # chargers publish under their upper-case serial number
             status = parse_status(
                 decode_message(
-                    payload_bytes(message.payload), PayloadCodec(serial_number)
+                    payload_bytes(message.payload), PayloadCodec(sender)
                 ).document
             )
         except InvalidInputError, InvalidMessageError:
             return  # not a charger's topic, or not a report: nothing proven
-        if serial_number != sender:
-            return  # chargers publish under their upper-case serial number
         self.first_reports[sender] = status
         if (waiting := self._waiting.get(sender)) and not waiting.done():
             waiting.set_result(status)

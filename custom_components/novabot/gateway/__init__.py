@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import itertools
 from typing import TYPE_CHECKING, Any, Final
 
@@ -46,6 +45,7 @@ from homeassistant.components import mqtt
 from homeassistant.const import EVENT_HOMEASSISTANT_CLOSE, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.importlib import async_import_module
 from homeassistant.util.hass_dict import HassKey
 
 from ..const import (
@@ -171,9 +171,7 @@ class _GatewayManager:
             raise GatewayMqttUnavailableError
         # amqtt is loaded the first time a gateway starts, in the executor:
         # installations in direct mode never import it.
-        broker = await self._hass.async_add_import_executor_job(
-            importlib.import_module, f"{__name__}.broker"
-        )
+        broker = await async_import_module(self._hass, f"{__name__}.broker")
         gateway: NovabotGateway = broker.NovabotGateway(
             self._hass, port, bind_address, self.counters
         )

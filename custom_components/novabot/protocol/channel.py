@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .commands import Reply, parse_reply
+from .commands import REPLY_SUFFIX, Reply, parse_reply
 from .errors import InvalidMessageError
 from .messages import encode_command
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 REPLY_TIMEOUT = 4.0  # longer than the ~3 s the charger waits for its mower
 MAX_ENCRYPTED_SIZE = 1023  # v0.4.0 drops an encrypted message of 1024 bytes or more
-REPLY_SUFFIX = "_respond"
 
 
 class CommandChannel:

@@ -21,6 +21,7 @@ MIN_SSID_BYTES = 2  # the firmware ignores a one-byte SSID
 MAX_SSID_BYTES = 32
 MAX_MQTT_HOST_BYTES = 29  # a 30-byte slot on the charger, NUL-terminated
 MAX_CHANNEL = 255
+REPLY_SUFFIX = "_respond"  # a reply's type is its command's name with this suffix
 # Names that resolve only inside Home Assistant's own containers (the Mosquitto
 # add-on is "core-mosquitto"): the charger on the LAN cannot reach them.
 _CONTAINER_HOST = re.compile(r"^core-mosquitto$|\.local\.hass\.io$", re.IGNORECASE)
@@ -41,7 +42,7 @@ class Command(StrEnum):
     @property
     def reply_type(self) -> str:
         """The ``type`` of the charger's answer to this command."""
-        return f"{self.value}_respond"
+        return self.value + REPLY_SUFFIX
 
 
 PROVISIONING_ORDER: tuple[Command, ...] = tuple(Command)
@@ -241,9 +242,14 @@ def assigned_channel(reply: Reply) -> int | None:
     value = reply.value
     if isinstance(value, Mapping):
         value = value.get("channel")
-    if isinstance(value, bool) or not isinstance(value, int):
+    return bounded_int(value, MAX_CHANNEL)
+
+
+def bounded_int(value: Any, high: int) -> int | None:
+    """An integer 0..high, else ``None`` (booleans, negatives and the rest)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
         return None
-    return value if 0 <= value <= MAX_CHANNEL else None
+    return value
 
 
 def step_succeeded(command: Command, reply: Reply) -> bool:

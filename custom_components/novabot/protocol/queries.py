@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .commands import MAX_CHANNEL, bounded_int
+
 FIRMWARE_QUERY = "ota_version_info"
 LORA_QUERY = "get_lora_info"
-MAX_CHANNEL = 255
 # The radio's noise reading is a raw byte; the firmware takes a channel quieter
 # than 146 (-110 dBm). -1 means the measurement failed.
 NOISE_OFFSET = 256
@@ -53,16 +54,10 @@ def lora_info(value: Any) -> LoraInfo | None:
     """Read a ``get_lora_info`` reply's value (``{"channel", "addr", "rssi"}``)."""
     if not isinstance(value, Mapping):
         return None
-    channel = _byte(value.get("channel"), MAX_CHANNEL)
-    rssi = _byte(value.get("rssi"), NOISE_OFFSET - 1)
+    channel = bounded_int(value.get("channel"), MAX_CHANNEL)
+    # -1, the failed measurement, is no reading.
+    rssi = bounded_int(value.get("rssi"), NOISE_OFFSET - 1)
     return LoraInfo(
         channel=channel,
         noise_dbm=None if rssi is None else rssi - NOISE_OFFSET,
     )
-
-
-def _byte(value: Any, high: int) -> int | None:
-    """An integer 0..high, else ``None`` (-1, the failed measurement, included)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-        return None
-    return value
