@@ -35,9 +35,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.novabot import gateway as gw
-from tests.gateway.clients import PahoCharger
-from tests.gateway.common import free_port
-from tests.mosquitto import Mosquitto
+from tests.gateway.clients import PahoCharger, connect_packet, publish_packet
+from tests.mosquitto import Mosquitto, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -57,21 +56,11 @@ FLOOD = 20_000
 # A charger in another process, so that sending costs Home Assistant's loop nothing.
 SENDER = r"""
 import socket, sys
-host, port, count, topic = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-payload = bytes.fromhex(sys.argv[5])
-def packet(first, body):
-    length, out = len(body), bytearray()
-    while True:
-        length, digit = divmod(length, 128)
-        out.append(digit | (0x80 if length else 0))
-        if not length:
-            return bytes([first]) + bytes(out) + body
-def utf8(data):
-    return len(data).to_bytes(2, "big") + data
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+connect, publish = bytes.fromhex(sys.argv[4]), bytes.fromhex(sys.argv[5])
 sock = socket.create_connection((host, port))
-sock.sendall(packet(0x10, utf8(b"MQTT") + b"\x04\x02\x00\x3c" + utf8(b"ESP32_bench")))
+sock.sendall(connect)
 assert sock.recv(4) == b"\x20\x02\x00\x00"
-publish = packet(0x30, utf8(topic.encode()) + payload)
 batch = publish * 100
 for _ in range(count // 100):
     sock.sendall(batch)
@@ -115,8 +104,8 @@ async def measure_throughput(
         LOOPBACK,
         str(port),
         str(count),
-        TOPIC,
-        PAYLOAD.hex(),
+        connect_packet("ESP32_bench").hex(),
+        publish_packet(TOPIC, PAYLOAD).hex(),
         stdin=asyncio.subprocess.PIPE,
     )
     received = []

@@ -46,12 +46,10 @@ class SimulatedChargers:
         layout: Layout,
         *,
         encrypt: bool = False,
-        interval: float | None = None,
     ) -> None:
         self._processes = processes
         self._layout = layout
         self._encrypt = encrypt
-        self._interval = interval
         self.serial_numbers: list[str] = []  # every charger started, in order
 
     async def power_on(self, configured: list[dict[str, Any]], deadline: float) -> None:
@@ -94,8 +92,6 @@ class SimulatedChargers:
         ]  # fmt: skip
         if self._encrypt:
             command.append("--encrypt")
-        if self._interval is not None:
-            command += ["--interval", str(self._interval)]
         await self._processes.start(
             f"simulator {serial_number}",
             command,

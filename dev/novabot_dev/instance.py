@@ -6,7 +6,7 @@ directories on free ports::
     async with DevelopmentInstance(layout) as instance:
         states = await instance.until_ready(started)
         ...                                   # a browser, say
-        code = await instance.supervise(stopping)  # scripts/develop only
+        code = await instance.supervise(stopping, on_ready)  # scripts/develop only
 
 Home Assistant runs the novabot integration from this clone and the virtual
 Bluetooth proxy from ``dev/`` (both on ``PYTHONPATH``: see the proxy's
@@ -53,8 +53,7 @@ class DevelopmentInstance:
 
     ``console``: Home Assistant's console output goes to this terminal (else
     to ``home-assistant.console.log`` in the state directory). ``encrypt``:
-    the simulated chargers speak like firmware v0.4.0. ``report_interval``:
-    seconds between their reports (the simulator's default otherwise).
+    the simulated chargers speak like firmware v0.4.0.
     """
 
     def __init__(
@@ -63,13 +62,10 @@ class DevelopmentInstance:
         *,
         console: bool = True,
         encrypt: bool = False,
-        report_interval: float | None = None,
     ) -> None:
         self.layout = layout
         self.processes = Processes(layout.pids)
-        self.chargers = SimulatedChargers(
-            self.processes, layout, encrypt=encrypt, interval=report_interval
-        )
+        self.chargers = SimulatedChargers(self.processes, layout, encrypt=encrypt)
         self.credentials: dict[str, str] = {}
         self._console = console
         self._session: aiohttp.ClientSession | None = None

@@ -31,7 +31,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import IO, TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -88,7 +88,6 @@ class Mosquitto:
         self._keep_directory = directory is not None
         self._directory = directory
         self._process: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
 
     @property
     def host(self) -> str:
@@ -158,13 +157,11 @@ class Mosquitto:
             return self
         try:
             command = self.prepare()
-            self._log_file = self.log_path.open("ab")
-            self._process = subprocess.Popen(  # noqa: S603 - fixed program, own file
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=self._log_file,
-                stderr=self._log_file,
-            )
+            # The broker writes to its own copy of the descriptor.
+            with self.log_path.open("ab") as log:
+                self._process = subprocess.Popen(  # noqa: S603 - fixed program
+                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                )
             self.wait_until_listening(self._process.poll)
         except BaseException:
             self.stop()
@@ -260,15 +257,10 @@ class Mosquitto:
         return "\n".join(lines) + "\n"
 
     def _terminate(self) -> None:
-        """Terminate and reap the process, then close its log; never raises on a dead one."""
+        """Terminate and reap the process; never raises on a dead one."""
         process, self._process = self._process, None
-        try:
-            if process is not None:
-                stop_process(process)
-        finally:
-            if self._log_file is not None:
-                self._log_file.close()
-                self._log_file = None
+        if process is not None:
+            stop_process(process)
 
 
 def stop_process(process: subprocess.Popen[Any]) -> None:

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from .layout import ROOT
 
@@ -51,7 +51,6 @@ class Processes:
     def __init__(self, pids: Path) -> None:
         self.pids = pids
         self.running: dict[str, asyncio.subprocess.Process] = {}
-        self._logs: list[IO[bytes]] = []
 
     async def start(
         self,
@@ -61,20 +60,19 @@ class Processes:
         env: Mapping[str, str] | None = None,
     ) -> asyncio.subprocess.Process:
         """Start ``args`` as ``name``; output to ``log``, or to this terminal."""
-        output: IO[bytes] | None = None
-        if log is not None:
-            output = log.open("ab")
-            self._logs.append(output)
-        process = await asyncio.create_subprocess_exec(
-            *args,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=output,
-            env=None if env is None else {**os.environ, **env},
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        # The child writes to its own copy of the log's descriptor.
+        with contextlib.ExitStack() as stack:
+            output = None if log is None else stack.enter_context(log.open("ab"))
+            process = await asyncio.create_subprocess_exec(
+                *args,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                env=None if env is None else {**os.environ, **env},
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
         self.running[name] = process
         self._note_pids()
         return process
@@ -122,8 +120,6 @@ class Processes:
         for kind in STOP_ORDER:
             for name in [name for name in self.running if _kind(name) == kind]:
                 await self.stop(name)
-        for log in self._logs:
-            log.close()
         self.pids.unlink(missing_ok=True)
 
 

@@ -17,6 +17,7 @@ from tests.virtual_charger import (
     DEFAULT_CHANNEL,
     INSTANT,
     SLOWEST,
+    STEPS as PROVISIONING_STEPS,
     FirmwareTimings,
     LoraReply,
     VirtualCharger,
@@ -47,14 +48,8 @@ TIMINGS: Final[Mapping[str, FirmwareTimings]] = {
     "demo": DEMO,
     "slowest": SLOWEST,  # the longest the protocol document allows
 }
-STEPS: Final = (
-    "set_wifi_info",
-    "set_rtk_info",
-    "set_lora_info",
-    "set_mqtt_info",
-    "set_cfg_info",
-    "get_signal_info",
-)
+# The commands a YAML option may name: the provisioning steps and the trap.
+STEPS: Final = (*PROVISIONING_STEPS, "get_signal_info")
 _BLUETOOTH_ADDRESS = r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$"
 
 CHARGER_SCHEMA: Final = vol.Schema(
