@@ -46,7 +46,6 @@ SERIAL: Final = "LFIC1230700123"
 OTHER_SERIAL: Final = "LFIC1230700456"
 ADDRESS: Final = "AA:BB:CC:DD:EE:FF"
 STATUS_TOPIC: Final = f"Dart/Receive_mqtt/{SERIAL}"
-COMMAND_TOPIC: Final = f"Dart/Send_mqtt/{SERIAL}"
 
 # 17 satellites, GPS fix, RTK fix, no LoRa reading (docs/charger-protocol.md).
 CHARGER_STATUS: Final = 0x11000101

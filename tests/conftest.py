@@ -12,6 +12,8 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 
 from custom_components.novabot.const import DOMAIN
 
+from .flow_helpers import FlowWatcher
+
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Generator
 
@@ -59,6 +61,14 @@ async def mqtt_mock(
         mqtt_client_mock, None, Mock(fileno=Mock(return_value=-1))
     )
     await hass.async_block_till_done()
+
+
+@pytest.fixture
+def watcher(hass: HomeAssistant) -> Generator[FlowWatcher]:
+    """Follow the flows of the integration as the frontend would."""
+    watcher = FlowWatcher(hass, DOMAIN)
+    yield watcher
+    watcher.close()
 
 
 @pytest.fixture

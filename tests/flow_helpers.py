@@ -44,6 +44,7 @@ OTHER_SERIAL_NUMBER = "LFIC1230700999"
 THIRD_SERIAL_NUMBER = "LFIC1230700555"
 ADDRESS = "AA:BB:CC:DD:EE:FF"
 OTHER_ADDRESS = "11:22:33:44:55:66"
+LOOPBACK = "127.0.0.1"  # where the tests' brokers listen
 SSID = "Garden"
 PASSWORD = "s3cret-Garden-Passphrase"  # distinctive: searched for in logs and data
 ADVERTISED_NAME = "CHARGER_PILE"
@@ -61,6 +62,18 @@ PROVISIONING_ACTIONS = [
     "set_mqtt_info",
     "set_cfg_info",
 ]
+
+
+def settings_input(port: int, **overrides: Any) -> dict[str, Any]:
+    """What the user types in the settings form; the broker is always on 127.0.0.1."""
+    return {
+        "serial_number": SERIAL_NUMBER,
+        "ssid": SSID,
+        "password": PASSWORD,
+        "mqtt_host": LOOPBACK,
+        "mqtt_port": port,
+        **overrides,
+    }
 
 
 def status_topic(serial_number: str = SERIAL_NUMBER) -> str:
@@ -295,6 +308,14 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
             if condition():
                 return
             await asyncio.sleep(0.001)
+
+
+async def until_received(
+    charger: VirtualCharger, command: str, timeout: float = 5.0
+) -> None:
+    """Until the virtual charger has received ``command`` (and works on it)."""
+    # The model records what it receives; it has nothing to wait on.
+    await wait_for(lambda: command in charger.commands, timeout)
 
 
 def suggested_values(schema: probatio.Schema | None) -> dict[str, Any]:

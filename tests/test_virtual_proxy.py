@@ -42,8 +42,10 @@ from custom_components.virtual_bluetooth_proxy import (
 )
 from custom_components.virtual_bluetooth_proxy.chargers import TIMINGS
 
+from .flow_helpers import until_received
 from .virtual_charger import (
     INSTANT,
+    STEPS,
     ChargerState,
     FirmwareTimings,
     LoraReply,
@@ -51,14 +53,15 @@ from .virtual_charger import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Callable, Iterator
 
     from bleak import BleakClient
     from homeassistant.components.bluetooth import BluetoothServiceInfoBleak
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-    type ProxyFactory = Callable[..., Awaitable[VirtualProxy]]
+    from .virtual_proxy import ProxyFactory
+
     type Listen = Callable[[str], list[BluetoothServiceInfoBleak]]
 
 ADDRESS = "AA:BB:CC:DD:EE:01"
@@ -72,13 +75,6 @@ SETTINGS = ProvisioningSettings.create(
     mqtt_port=1883,
 )
 DATA_CHARACTERISTIC = "00003333-0000-1000-8000-00805f9b34fb"
-PROVISIONING_COMMANDS = [
-    "set_wifi_info",
-    "set_rtk_info",
-    "set_lora_info",
-    "set_mqtt_info",
-    "set_cfg_info",
-]
 
 
 class Central:
@@ -137,14 +133,6 @@ def advertisements(
     yield listen
     for unsubscribe in unsubscribes:
         unsubscribe()
-
-
-async def until_received(charger: VirtualCharger, command: str) -> None:
-    """Wait until the charger has received ``command`` (and works on it)."""
-    async with asyncio.timeout(5):
-        # The model records what it receives; it has nothing to wait on.
-        while command not in charger.commands:  # noqa: ASYNC110
-            await asyncio.sleep(0)
 
 
 # --- what Home Assistant hears ----------------------------------------------------
@@ -252,7 +240,7 @@ async def test_a_provisioning_session_provisions_the_charger_through_the_proxy(
     channel = await Central(hass).provision()
 
     assert channel == 17
-    assert charger.commands == PROVISIONING_COMMANDS
+    assert charger.commands == list(STEPS)
     assert charger.state is ChargerState.REBOOTED
     assert charger.committed is not None
     assert charger.committed["set_wifi_info"]["ap"]["ssid"] == SERIAL_NUMBER

@@ -18,16 +18,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 import itertools
-from pathlib import Path
 import signal
 import subprocess
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from novabot_dev.chargers import SIMULATOR
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -38,12 +38,16 @@ from custom_components.novabot.const import (
     DOMAIN,
 )
 
-from ..common import ENABLED_KEYS, SERIAL, entry_data, mock_entry, states
+from ..common import ENABLED_KEYS, SERIAL, entry_data, setup_entry, states
 from ..flow_helpers import FakeRadio, charger_service_info, wait_for
-from ..mosquitto import Mosquitto, free_port, stop_process
+from ..mosquitto import free_port, stop_process
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from homeassistant.core import HomeAssistant
+
+    from ..mosquitto import Mosquitto, MosquittoFactory
 
 # Where the config flow chooses the gateway a new charger joins.
 BROKER_CHOICE = "custom_components.novabot.broker_choice"
@@ -52,7 +56,6 @@ HOST = "127.0.0.1"
 MQTT_USER = "homeassistant"
 MQTT_PASSWORD = "e2e-Secret-1"
 STALE_TIMEOUT = 10  # seconds; the smallest the options flow allows
-SIMULATOR = Path(__file__).resolve().parents[2] / "scripts" / "simulate-charger"
 SIMULATOR_CLIENT_ID = "ESP32_1a2b3c"  # the simulator's default
 
 
@@ -96,16 +99,12 @@ def mode(request: pytest.FixtureRequest) -> Mode:
 
 
 @pytest.fixture
-def broker(mode: Mode, socket_enabled: None) -> Iterator[Mosquitto]:
+def broker(mode: Mode, mosquitto_factory: MosquittoFactory) -> Mosquitto:
     """Mosquitto on a free port of 127.0.0.1, stopped after the test."""
-    broker = Mosquitto(
+    return mosquitto_factory(
         allow_anonymous=mode.allow_anonymous,
         users={MQTT_USER: MQTT_PASSWORD} if mode.password_file else None,
     )
-    try:
-        yield broker.start()
-    finally:
-        broker.stop()
 
 
 @pytest.fixture
@@ -168,15 +167,11 @@ async def charger_entry(
     options: dict[str, Any] = {CONF_STALE_TIMEOUT: STALE_TIMEOUT}
     if mode.gateway:
         options |= {CONF_GATEWAY_PORT: charger_port, CONF_GATEWAY_BIND_ADDRESS: HOST}
-    entry = mock_entry(
+    return await setup_entry(
+        hass,
         data=entry_data(gateway=mode.gateway, mqtt_host=HOST, mqtt_port=charger_port),
         options=options,
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    return entry
 
 
 @pytest.fixture
@@ -209,18 +204,18 @@ class Simulator:
     def __init__(self, args: list[str], log_path: Path) -> None:
         self.args = args
         self.log_path = log_path
-        self._log: IO[bytes] | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start the process (blocking: call it in the executor)."""
-        self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own script
-            [sys.executable, str(SIMULATOR), *self.args],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        # The simulator writes to its own copy of the log's descriptor.
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own script
+                [sys.executable, str(SIMULATOR), *self.args],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def pause(self) -> None:
         """Freeze the charger (SIGSTOP): its connection stays open, it says nothing."""
@@ -240,13 +235,8 @@ class Simulator:
     def stop(self) -> None:
         """Stop the process however it is doing (blocking); never raises."""
         process, self.process = self.process, None
-        try:
-            if process is not None:
-                stop_process(process)
-        finally:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
+        if process is not None:
+            stop_process(process)
 
     def output(self) -> str:
         """What the simulator printed so far."""

@@ -17,7 +17,7 @@ rebooted charger would connect there.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import SOURCE_BLUETOOTH, ConfigEntryState
 from homeassistant.data_entry_flow import FlowResultType
@@ -28,7 +28,7 @@ from custom_components.novabot.const import DOMAIN
 from custom_components.virtual_bluetooth_proxy import EVENT_CHARGER_PROVISIONED
 
 from ..common import SERIAL
-from ..flow_helpers import PASSWORD, SSID, FlowWatcher, wait_for
+from ..flow_helpers import settings_input, until_received, wait_for
 from ..virtual_charger import FirmwareTimings, VirtualCharger
 from .conftest import ADDON, ANONYMOUS, HOST, has_values
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from custom_components.virtual_bluetooth_proxy import VirtualProxy
 
+    from ..flow_helpers import FlowWatcher
     from ..mosquitto import Mosquitto
     from ..virtual_proxy import ProxyFactory
     from .conftest import SimulatorFactory
@@ -72,23 +73,6 @@ async def discovered_flow(hass: HomeAssistant) -> str:
     return flows[0]["flow_id"]
 
 
-def settings(broker: Mosquitto) -> dict[str, Any]:
-    """What the user types: the charger's label, the WiFi, the broker."""
-    return {
-        "serial_number": SERIAL,
-        "ssid": SSID,
-        "password": PASSWORD,
-        "mqtt_host": HOST,
-        "mqtt_port": broker.port,
-    }
-
-
-async def until_received(charger: VirtualCharger, command: str) -> None:
-    """Until the charger has received ``command`` (and works on it)."""
-    # The model records what it receives; it has nothing to wait on.
-    await wait_for(lambda: command in charger.commands, timeout=10)
-
-
 @pytest.mark.parametrize("mode", [ADDON], ids=lambda mode: mode.name)
 async def test_a_charger_heard_by_a_proxy_is_provisioned_and_claimed_via_the_gateway(
     hass: HomeAssistant,
@@ -96,33 +80,30 @@ async def test_a_charger_heard_by_a_proxy_is_provisioned_and_claimed_via_the_gat
     broker: Mosquitto,
     gateway_port: int,
     proxy: VirtualProxy,
+    watcher: FlowWatcher,
     simulator: SimulatorFactory,
 ) -> None:
     """Heard, provisioned over the proxy, rebooted, reporting, claimed: an entry."""
     provisioned = async_capture_events(hass, EVENT_CHARGER_PROVISIONED)
     charger = proxy.add_charger(ADDRESS, VirtualCharger(assigned_channel=17))
     flow_id = await discovered_flow(hass)
-    watcher = FlowWatcher(hass, DOMAIN)
-    try:
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, settings(broker)
-        )
-        # The broker requires logins, like the add-on: the charger needs the gateway.
-        assert result["type"] is FlowResultType.FORM
-        assert result["step_id"] == "gateway"
-        result = await hass.config_entries.flow.async_configure(flow_id, {})
-        assert result["step_id"] == "provision"
-        result = await watcher.next_step(flow_id, timeout=PROVISIONING_TIMEOUT)
-        assert result["step_id"] == "claim"
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, settings_input(broker.port)
+    )
+    # The broker requires logins, like the add-on: the charger needs the gateway.
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "gateway"
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["step_id"] == "provision"
+    result = await watcher.next_step(flow_id, timeout=PROVISIONING_TIMEOUT)
+    assert result["step_id"] == "claim"
 
-        await wait_for(lambda: bool(provisioned), timeout=5)
-        told = provisioned[0].data
-        assert told["serial_number"] == SERIAL
-        assert (told["mqtt_host"], told["mqtt_port"]) == (HOST, gateway_port)
-        await simulator(told["mqtt_port"], "--host", told["mqtt_host"])
-        result = await watcher.next_step(flow_id, timeout=PROVISIONING_TIMEOUT)
-    finally:
-        watcher.close()
+    await wait_for(lambda: bool(provisioned), timeout=5)
+    told = provisioned[0].data
+    assert told["serial_number"] == SERIAL
+    assert (told["mqtt_host"], told["mqtt_port"]) == (HOST, gateway_port)
+    await simulator(told["mqtt_port"], "--host", told["mqtt_host"])
+    result = await watcher.next_step(flow_id, timeout=PROVISIONING_TIMEOUT)
 
     assert charger.committed is not None
     assert proxy.connection_log == [ADDRESS]
@@ -141,7 +122,11 @@ async def test_a_charger_heard_by_a_proxy_is_provisioned_and_claimed_via_the_gat
 
 @pytest.mark.parametrize("mode", [ANONYMOUS], ids=lambda mode: mode.name)
 async def test_a_charger_out_of_range_mid_session_leaves_nothing_committed(
-    hass: HomeAssistant, *, broker: Mosquitto, proxy: VirtualProxy
+    hass: HomeAssistant,
+    *,
+    broker: Mosquitto,
+    proxy: VirtualProxy,
+    watcher: FlowWatcher,
 ) -> None:
     """The link drops while the charger sets up its receiver: the form says so."""
     provisioned = async_capture_events(hass, EVENT_CHARGER_PROVISIONED)
@@ -149,18 +134,14 @@ async def test_a_charger_out_of_range_mid_session_leaves_nothing_committed(
         ADDRESS, VirtualCharger(timings=FirmwareTimings(rtk_setup=60.0))
     )
     flow_id = await discovered_flow(hass)
-    watcher = FlowWatcher(hass, DOMAIN)
-    try:
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, settings(broker)
-        )
-        assert result["step_id"] == "provision"
-        await until_received(charger, "set_rtk_info")
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, settings_input(broker.port)
+    )
+    assert result["step_id"] == "provision"
+    await until_received(charger, "set_rtk_info", timeout=10)
 
-        proxy.out_of_range(ADDRESS)
-        result = await watcher.next_step(flow_id)
-    finally:
-        watcher.close()
+    proxy.out_of_range(ADDRESS)
+    result = await watcher.next_step(flow_id)
 
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "settings"
@@ -179,6 +160,7 @@ async def test_of_two_proxies_hearing_the_charger_the_stronger_one_carries_the_s
     *,
     broker: Mosquitto,
     virtual_proxy_factory: ProxyFactory,
+    watcher: FlowWatcher,
 ) -> None:
     """The weaker proxy hears it first; the session still goes through the nearer."""
     far = await virtual_proxy_factory("Shed proxy", rssi=-85, advertise_interval=None)
@@ -186,15 +168,11 @@ async def test_of_two_proxies_hearing_the_charger_the_stronger_one_carries_the_s
     charger = far.add_charger(ADDRESS, VirtualCharger())
     near.add_charger(ADDRESS, charger)
     flow_id = await discovered_flow(hass)
-    watcher = FlowWatcher(hass, DOMAIN)
-    try:
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, settings(broker)
-        )
-        assert result["step_id"] == "provision"
-        result = await watcher.next_step(flow_id, timeout=PROVISIONING_TIMEOUT)
-    finally:
-        watcher.close()
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, settings_input(broker.port)
+    )
+    assert result["step_id"] == "provision"
+    result = await watcher.next_step(flow_id, timeout=PROVISIONING_TIMEOUT)
 
     assert result["step_id"] == "claim"  # provisioned: waiting for its report
     assert charger.committed is not None

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import SOURCE_BLUETOOTH, ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
@@ -25,13 +24,12 @@ from custom_components.novabot.const import DOMAIN
 from custom_components.novabot.gateway import async_get_gateway_diagnostics
 from custom_components.novabot.protocol import PayloadCodec, probe_charger_logins
 
-from ..common import ENABLED_KEYS, SERIAL, STATUS_TOPIC, states
+from ..common import SERIAL, STATUS_TOPIC, all_unavailable, states
 from ..flow_helpers import (
-    PASSWORD,
-    SSID,
     FakeRadio,
     FlowWatcher,
     charger_service_info,
+    settings_input,
     wait_for,
 )
 from .conftest import (
@@ -53,13 +51,6 @@ if TYPE_CHECKING:
     from .conftest import SimulatorFactory
 
 pytestmark = pytest.mark.e2e
-
-
-def all_unavailable(hass: HomeAssistant) -> bool:
-    """Every entity enabled by default is unavailable."""
-    return all(
-        value == STATE_UNAVAILABLE for value in states(hass, ENABLED_KEYS).values()
-    )
 
 
 def firmware(hass: HomeAssistant, entry: MockConfigEntry) -> str | None:
@@ -230,6 +221,7 @@ async def test_config_flow_picks_the_mode_and_claims_the_charger(
     charger_port: int,
     radio: FakeRadio,
     simulator: SimulatorFactory,
+    watcher: FlowWatcher,
 ) -> None:
     """The whole first-time story, only the Bluetooth radio simulated.
 
@@ -243,47 +235,34 @@ async def test_config_flow_picks_the_mode_and_claims_the_charger(
     admission = await probe_charger_logins(HOST, broker.port)
     assert admission.admits_every_charger is not mode.gateway
 
-    watcher = FlowWatcher(hass, DOMAIN)
-    try:
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": SOURCE_BLUETOOTH}, data=charger_service_info()
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_BLUETOOTH}, data=charger_service_info()
+    )
+    flow_id = result["flow_id"]
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, settings_input(broker.port)
+    )
+    if mode.gateway:
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "gateway"
+        assert result["description_placeholders"]["gateway_port"] == str(charger_port)
+        # Which firmware the broker would have refused, in one sentence.
+        assert result["description_placeholders"]["firmware"] == (
+            "v0.4.0" if mode.allow_anonymous else "v0.3.6, v0.4.0"
         )
-        flow_id = result["flow_id"]
-        result = await hass.config_entries.flow.async_configure(
-            flow_id,
-            {
-                "serial_number": SERIAL,
-                "ssid": SSID,
-                "password": PASSWORD,
-                "mqtt_host": HOST,
-                "mqtt_port": broker.port,
-            },
-        )
-        if mode.gateway:
-            assert result["type"] is FlowResultType.FORM
-            assert result["step_id"] == "gateway"
-            assert result["description_placeholders"]["gateway_port"] == str(
-                charger_port
-            )
-            # Which firmware the broker would have refused, in one sentence.
-            assert result["description_placeholders"]["firmware"] == (
-                "v0.4.0" if mode.allow_anonymous else "v0.3.6, v0.4.0"
-            )
-            result = await hass.config_entries.flow.async_configure(flow_id, {})
-        assert result["type"] is FlowResultType.SHOW_PROGRESS
-        assert result["step_id"] == "provision"
-        result = await watcher.next_step(flow_id)
-        assert result["step_id"] == "claim"
-        # Provisioned, the charger reboots and connects where it was told to.
-        assert radio.charger.committed is not None
-        assert radio.charger.committed["set_mqtt_info"] == {
-            "addr": HOST,
-            "port": charger_port,
-        }
-        await simulator(charger_port, *(["--encrypt"] if mode.password_file else []))
-        result = await watcher.next_step(flow_id, timeout=15)
-    finally:
-        watcher.close()
+        result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["step_id"] == "provision"
+    result = await watcher.next_step(flow_id)
+    assert result["step_id"] == "claim"
+    # Provisioned, the charger reboots and connects where it was told to.
+    assert radio.charger.committed is not None
+    assert radio.charger.committed["set_mqtt_info"] == {
+        "addr": HOST,
+        "port": charger_port,
+    }
+    await simulator(charger_port, *(["--encrypt"] if mode.password_file else []))
+    result = await watcher.next_step(flow_id, timeout=15)
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["gateway"] is mode.gateway

@@ -26,11 +26,11 @@ from custom_components.novabot.const import DOMAIN
 from ..common import entry_data, mock_entry
 from ..flow_helpers import (
     ADDRESS,
-    PASSWORD,
+    LOOPBACK,
     SERIAL_NUMBER,
-    SSID,
     charger_service_info,
     report_payload,
+    settings_input,
     status_topic,
 )
 
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 CHOICE = "custom_components.novabot.broker_choice"
 INTEGRATION = "custom_components.novabot"
-LOOPBACK = "127.0.0.1"
 NEW_PASSWORD = "n3w-Garden-passphrase"
 STRINGS = json.loads(
     (Path(__file__).parents[2] / "custom_components/novabot/strings.json").read_text()
@@ -59,18 +58,6 @@ def unused_port() -> int:
     from tests.mosquitto import free_port
 
     return free_port()
-
-
-def settings_input(port: int, **overrides: Any) -> dict[str, Any]:
-    """What the user types in the settings form; the broker is always on 127.0.0.1."""
-    return {
-        "serial_number": SERIAL_NUMBER,
-        "ssid": SSID,
-        "password": PASSWORD,
-        "mqtt_host": LOOPBACK,
-        "mqtt_port": port,
-        **overrides,
-    }
 
 
 def without_password(user_input: dict[str, Any]) -> dict[str, Any]:

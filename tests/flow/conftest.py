@@ -12,8 +12,6 @@ from unittest.mock import patch
 from homeassistant.config_entries import SOURCE_USER
 import pytest
 
-from custom_components.novabot.const import DOMAIN
-
 from ..flow_helpers import ADDRESS, FakeRadio, FlowWatcher, charger_service_info
 from . import CHOICE, INTEGRATION, GatewayStandIn, SetupDialog
 
@@ -58,14 +56,6 @@ def gateway(mosquitto_factory: MosquittoFactory) -> Iterator[GatewayStandIn]:
         patch(f"{CHOICE}.DEFAULT_GATEWAY_PORT", stand_in.port),
     ):
         yield stand_in
-
-
-@pytest.fixture
-def watcher(hass: HomeAssistant) -> Iterator[FlowWatcher]:
-    """Follow the flows of the integration as the frontend would."""
-    watcher = FlowWatcher(hass, DOMAIN)
-    yield watcher
-    watcher.close()
 
 
 @pytest.fixture

@@ -37,7 +37,6 @@ from custom_components.novabot.protocol import (
     probe_broker,
     probe_charger_logins,
 )
-from custom_components.novabot.protocol.broker import connect_packet
 
 from ..common import state
 from ..flow_helpers import (
@@ -46,8 +45,11 @@ from ..flow_helpers import (
     OTHER_SERIAL_NUMBER,
     SERIAL_NUMBER,
     report_payload,
+    settings_input,
     status_topic,
 )
+from ..gateway.clients import RawClient, publish_packet
+from ..gateway.common import CONNACK_ACCEPTED
 from . import (
     CHOICE,
     INTEGRATION,
@@ -57,7 +59,6 @@ from . import (
     SetupDialog,
     configured_entry,
     rendered,
-    settings_input,
     unused_port,
 )
 
@@ -377,30 +378,14 @@ async def test_a_gateway_that_refuses_the_fixed_login_is_not_used(
 # --- The real gateway ----------------------------------------------------------------
 
 
-def remaining_length(length: int) -> bytes:
-    """MQTT's variable-length encoding of a packet's remaining length."""
-    encoded = bytearray()
-    while True:
-        length, digit = divmod(length, 128)
-        encoded.append(digit | (0x80 if length else 0))
-        if not length:
-            return bytes(encoded)
-
-
-async def publish_as_charger(host: str, port: int, topic: str, payload: bytes) -> None:
+async def publish_as_charger(port: int, topic: str, payload: bytes) -> None:
     """Connect anonymously like the charger, publish one report (QoS 0), leave."""
-    reader, writer = await asyncio.open_connection(host, port)
+    client = await RawClient.open(port)
     try:
-        writer.write(connect_packet("ESP32_0123AB"))
-        assert await reader.readexactly(4) == b"\x20\x02\x00\x00"
-        body = len(topic).to_bytes(2, "big") + topic.encode() + payload
-        writer.write(b"\x30" + remaining_length(len(body)) + body)
-        writer.write(b"\xe0\x00")  # DISCONNECT
-        await writer.drain()
+        assert await client.connect("ESP32_0123AB") == CONNACK_ACCEPTED
+        await client.send(publish_packet(topic, payload) + b"\xe0\x00")  # DISCONNECT
     finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        await client.close()
 
 
 async def test_gateway_mode_end_to_end_with_the_real_gateway(
@@ -424,9 +409,7 @@ async def test_gateway_mode_end_to_end_with_the_real_gateway(
 
         # The charger reboots, connects where it was told and reports; the
         # gateway relays the report through Home Assistant's MQTT.
-        await publish_as_charger(
-            told["addr"], told["port"], status_topic(), report_payload()
-        )
+        await publish_as_charger(told["port"], status_topic(), report_payload())
         result = await dialog.next_step()
 
         assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -27,6 +27,7 @@ from ..flow_helpers import (
     SERIAL_NUMBER,
     THIRD_SERIAL_NUMBER,
     report_payload,
+    settings_input,
     suggested_values,
 )
 from . import (
@@ -35,7 +36,6 @@ from . import (
     configured_entry,
     publish,
     rendered,
-    settings_input,
     without_password,
 )
 

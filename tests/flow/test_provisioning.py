@@ -28,10 +28,11 @@ from ..flow_helpers import (
     SESSION,
     SSID,
     charger_service_info,
+    settings_input,
     suggested_values,
 )
 from ..virtual_charger import FirmwareTimings, LinkLoss, LoraReply
-from . import NEW_PASSWORD, STRINGS, rendered, settings_input, without_password
+from . import NEW_PASSWORD, STRINGS, rendered, without_password
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -13,8 +13,8 @@ import pytest
 
 from custom_components.novabot.protocol import probe_charger_logins
 
-from ..flow_helpers import SERIAL_NUMBER, suggested_values
-from . import CHOICE, STRINGS, SetupDialog, settings_input, without_password
+from ..flow_helpers import SERIAL_NUMBER, settings_input, suggested_values
+from . import CHOICE, STRINGS, SetupDialog, without_password
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

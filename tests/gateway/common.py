@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import socket
@@ -36,14 +35,6 @@ CONNACK_ACCEPTED = b"\x20\x02\x00\x00"
 type Release = Callable[[], Awaitable[None]]
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def port_is_free(port: int) -> bool:
     """Whether a server could listen on ``port`` now (the gateway let it go)."""
     with socket.socket() as sock:
@@ -71,13 +62,6 @@ def running_gateway(hass: HomeAssistant) -> NovabotGateway:
     gateway = hass.data[DATA_GATEWAY].gateway
     assert gateway is not None
     return gateway
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until it holds."""
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - counters change in many places
-            await asyncio.sleep(0.01)
 
 
 def counters(hass: HomeAssistant) -> dict[str, Any]:

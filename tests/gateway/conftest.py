@@ -5,10 +5,15 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING
 
+from novabot_dev.mosquitto import free_port
 import pytest
 
 from .clients import ConnectCharger, OpenRawClient, PahoCharger, RawClient
-from .common import CLIENT_ID, LOOPBACK, free_port, use_gateway
+from .common import (
+    CLIENT_ID,
+    LOOPBACK,
+    use_gateway,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Generator

@@ -13,6 +13,7 @@ from custom_components.novabot.protocol.broker import (
     connect_packet as charger_connect_packet,
 )
 
+from ..flow_helpers import wait_for
 from .clients import connect_packet, packet, publish_packet, utf8
 from .common import (
     CLIENT_ID,
@@ -23,7 +24,6 @@ from .common import (
     counters,
     dropped,
     relayed_up,
-    wait_until,
     warnings_logged,
 )
 
@@ -54,7 +54,7 @@ async def test_both_ways_chargers_log_in_are_admitted(
     assert await client.read_connack() == CONNACK_ACCEPTED
     await client.send(publish_packet(STATUS, REPORT))
 
-    await wait_until(lambda: relayed_up(mqtt_mock) == [(STATUS, REPORT, 0, False)])
+    await wait_for(lambda: relayed_up(mqtt_mock) == [(STATUS, REPORT, 0, False)])
 
 
 @pytest.mark.usefixtures("mqtt_mock")
@@ -119,7 +119,7 @@ async def test_what_is_not_an_mqtt_311_connect_is_turned_away(
     client.send_then_half_close(data)
 
     assert await client.wait_closed_by_peer() == answer
-    await wait_until(lambda: dropped(hass, reason) == 1)
+    await wait_for(lambda: dropped(hass, reason) == 1)
     assert connected_clients(hass) == []
     assert not warnings_logged(caplog)
 

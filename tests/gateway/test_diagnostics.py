@@ -11,6 +11,7 @@ from custom_components.novabot.gateway import (
     async_get_gateway_diagnostics,
 )
 
+from ..flow_helpers import wait_for
 from .common import (
     CLIENT_ID,
     LOOPBACK,
@@ -19,7 +20,6 @@ from .common import (
     STATUS,
     counters,
     dropped,
-    wait_until,
 )
 
 if TYPE_CHECKING:
@@ -39,8 +39,8 @@ async def test_diagnostics_of_a_running_gateway(
     charger = await clients()
     charger.publish(STATUS, REPORT)
     charger.publish("foreign", b"{}")
-    await wait_until(lambda: dropped(hass, Drop.FOREIGN_TOPIC) == 1)
-    await wait_until(lambda: counters(hass)["relayed_up"] == 1)
+    await wait_for(lambda: dropped(hass, Drop.FOREIGN_TOPIC) == 1)
+    await wait_for(lambda: counters(hass)["relayed_up"] == 1)
 
     assert async_get_gateway_diagnostics(hass) == {
         "running": True,

@@ -8,6 +8,7 @@ from unittest.mock import patch
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.exceptions import HomeAssistantError
+from novabot_dev.mosquitto import free_port
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -36,6 +37,7 @@ from custom_components.novabot.gateway import (
     relay,
 )
 
+from ..flow_helpers import wait_for
 from .common import (
     COMMAND,
     LOOPBACK,
@@ -45,11 +47,9 @@ from .common import (
     STATUS,
     counters,
     dropped,
-    free_port,
     port_is_free,
     running_gateway,
     use_gateway,
-    wait_until,
 )
 
 if TYPE_CHECKING:
@@ -152,10 +152,10 @@ async def test_two_chargers_share_the_gateway(
     assert running_gateway(hass).serial_numbers == {OTHER_SN}
 
     charger.publish(STATUS, REPORT)
-    await wait_until(lambda: dropped(hass, Drop.UNKNOWN_SERIAL) == 1)
+    await wait_for(lambda: dropped(hass, Drop.UNKNOWN_SERIAL) == 1)
     async_fire_mqtt_message(hass, COMMAND, b"command")  # no longer relayed
     charger.publish(f"Dart/Receive_mqtt/{OTHER_SN}", b"other")
-    await wait_until(lambda: counters(hass)["relayed_up"] == 1)
+    await wait_for(lambda: counters(hass)["relayed_up"] == 1)
     assert charger.messages.empty()
     assert counters(hass)["relayed_down"] == 0
 
@@ -227,7 +227,7 @@ async def test_stopping_does_not_wait_for_clients_being_admitted(
     for index, session in enumerate(sessions[1:]):
         await session.connect(f"raw{index}")
     refused = await raw()  # sessions[0] is still in its handshake
-    await wait_until(lambda: running_gateway(hass)._clients._refusing == 1)
+    await wait_for(lambda: running_gateway(hass)._clients._refusing == 1)
 
     async with asyncio.timeout(1):
         await release()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from custom_components.novabot.gateway import Disconnect, Drop, limits
 
+from ..flow_helpers import wait_for
 from .clients import PahoCharger, connect_packet, publish_packet
 from .common import (
     CONNACK_ACCEPTED,
@@ -14,7 +15,6 @@ from .common import (
     dropped,
     relayed_up,
     running_gateway,
-    wait_until,
 )
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ async def test_oversized_packets_are_dropped(
     charger.publish(STATUS, b"x" * 100_000)
     charger.publish(STATUS, largest)
 
-    await wait_until(lambda: counters(hass)["relayed_up"] == 1)
+    await wait_for(lambda: counters(hass)["relayed_up"] == 1)
     assert dropped(hass, Drop.OVERSIZED) == 2
     assert relayed_up(mqtt_mock) == [(STATUS, largest, 0, False)]
 
@@ -55,7 +55,7 @@ async def test_a_burst_over_the_rate_is_trimmed(
     for index in range(15):
         charger.publish(STATUS, str(index).encode())
 
-    await wait_until(
+    await wait_for(
         lambda: counters(hass)["relayed_up"] + dropped(hass, Drop.RATE_LIMITED) == 15
     )
     assert dropped(hass, Drop.RATE_LIMITED) >= 15 - limits.RATE_BURST - 2
@@ -98,7 +98,7 @@ async def test_the_ninth_client_is_refused(
     assert dropped(hass, Drop.TOO_MANY_CLIENTS) == 1
 
     await chargers[0].close()
-    await wait_until(
+    await wait_for(
         lambda: len(running_gateway(hass)._clients._connections) < limits.MAX_CLIENTS
     )
     await clients("ESP32_later")  # a slot is free again
@@ -116,7 +116,7 @@ async def test_a_connection_flood_is_closed_without_reading(
         assert await (await raw()).connect(f"raw{index}") == CONNACK_ACCEPTED
     waiting = [await raw() for _ in range(limits.MAX_CLIENTS)]  # send nothing
     gateway_clients = running_gateway(hass)._clients
-    await wait_until(lambda: gateway_clients._refusing == limits.MAX_CLIENTS)
+    await wait_for(lambda: gateway_clients._refusing == limits.MAX_CLIENTS)
 
     flood = await raw()
     assert await flood.wait_closed_by_peer(timeout=2) == b""
@@ -128,4 +128,4 @@ async def test_a_connection_flood_is_closed_without_reading(
     assert await waiting[1].wait_closed_by_peer() == b""
     await waiting[2].send(b"\x10\x05")
     await waiting[2].close()
-    await wait_until(lambda: gateway_clients._refusing == limits.MAX_CLIENTS - 3)
+    await wait_for(lambda: gateway_clients._refusing == limits.MAX_CLIENTS - 3)

@@ -12,7 +12,15 @@ from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
 from custom_components.novabot.gateway import Drop, limits, relay
 
-from .common import COMMAND, REPORT, STATUS, counters, dropped, relayed_up, wait_until
+from ..flow_helpers import wait_for
+from .common import (
+    COMMAND,
+    REPORT,
+    STATUS,
+    counters,
+    dropped,
+    relayed_up,
+)
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -32,7 +40,7 @@ async def test_a_report_is_relayed_byte_for_byte(
     charger.publish(STATUS, REPORT)
     charger.publish(STATUS, b"")
 
-    await wait_until(lambda: counters(hass)["relayed_up"] == 2)
+    await wait_for(lambda: counters(hass)["relayed_up"] == 2)
     assert relayed_up(mqtt_mock) == [
         (STATUS, REPORT, 0, False),
         (STATUS, b"", 0, False),
@@ -66,7 +74,7 @@ async def test_no_loops_and_no_duplicates(
     await charger.subscribe(COMMAND)
 
     charger.publish(STATUS, REPORT)
-    await wait_until(lambda: counters(hass)["relayed_up"] == 1)
+    await wait_for(lambda: counters(hass)["relayed_up"] == 1)
     # A command published on Home Assistant's MQTT, as the coordinator does:
     # the mocked broker echoes it to the gateway's subscription.
     await mqtt.async_publish(hass, COMMAND, b"command")
@@ -89,7 +97,7 @@ async def test_a_report_home_assistant_mqtt_refuses_is_counted(
         relay.mqtt, "async_publish", side_effect=HomeAssistantError("not connected")
     ):
         charger.publish(STATUS, REPORT)
-        await wait_until(lambda: dropped(hass, Drop.MQTT_UNAVAILABLE) == 1)
+        await wait_for(lambda: dropped(hass, Drop.MQTT_UNAVAILABLE) == 1)
     assert counters(hass)["relayed_up"] == 0
 
 
@@ -103,7 +111,7 @@ async def test_reports_beyond_the_uplink_backlog_are_dropped(
     monkeypatch.setattr(limits, "MAX_UPLINK_IN_FLIGHT", 0)
     charger = await clients()
     charger.publish(STATUS, REPORT)
-    await wait_until(lambda: dropped(hass, Drop.UPLINK_BACKLOG) == 1)
+    await wait_for(lambda: dropped(hass, Drop.UPLINK_BACKLOG) == 1)
     assert counters(hass)["relayed_up"] == 0
 
 

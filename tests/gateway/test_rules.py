@@ -10,6 +10,7 @@ import pytest
 
 from custom_components.novabot.gateway import Disconnect, Drop, limits
 
+from ..flow_helpers import wait_for
 from .common import (
     COMMAND,
     OTHER_SN,
@@ -20,7 +21,6 @@ from .common import (
     dropped,
     relayed_up,
     running_gateway,
-    wait_until,
 )
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ async def test_foreign_topics_and_unknown_serial_numbers_are_dropped(
     charger.publish(f"Dart/Receive_mqtt/{OTHER_SN}", b"{}")
     charger.publish(STATUS, REPORT)  # the connection survives a few mistakes
 
-    await wait_until(lambda: counters(hass)["relayed_up"] == 1)
+    await wait_for(lambda: counters(hass)["relayed_up"] == 1)
     assert dropped(hass, Drop.FOREIGN_TOPIC) == 3
     assert dropped(hass, Drop.UNKNOWN_SERIAL) == 1
     assert relayed_up(mqtt_mock) == [(STATUS, REPORT, 0, False)]
@@ -68,7 +68,7 @@ async def test_only_the_own_command_topic_can_be_subscribed(
     # The refused subscription to the status topic does not leak reports.
     other = await clients("ESP32_other")
     other.publish(STATUS, REPORT)
-    await wait_until(lambda: counters(hass)["relayed_up"] == 1)
+    await wait_for(lambda: counters(hass)["relayed_up"] == 1)
     await asyncio.sleep(0.1)
     assert charger.messages.empty()
 
@@ -96,7 +96,7 @@ async def test_a_persistent_offender_is_disconnected(
     charger = await clients()
     for _ in range(limits.MAX_VIOLATIONS - 1):
         charger.publish("not/for/you", b"{}")
-    await wait_until(
+    await wait_for(
         lambda: dropped(hass, Drop.FOREIGN_TOPIC) == limits.MAX_VIOLATIONS - 1
     )
     assert charger.client.is_connected()
@@ -105,4 +105,4 @@ async def test_a_persistent_offender_is_disconnected(
         charger.publish("not/for/you", b"{}")
     await charger.wait_disconnected()
     assert counters(hass)["disconnected"] == {Disconnect.VIOLATIONS: 1}
-    await wait_until(lambda: connected_clients(hass) == [])
+    await wait_for(lambda: connected_clients(hass) == [])

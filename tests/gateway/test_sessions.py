@@ -10,6 +10,7 @@ import pytest
 
 from custom_components.novabot.gateway import Disconnect, Drop, connection, limits
 
+from ..flow_helpers import wait_for
 from .clients import PahoCharger, connect_packet
 from .common import (
     CONNACK_ACCEPTED,
@@ -20,7 +21,6 @@ from .common import (
     counters,
     dropped,
     running_gateway,
-    wait_until,
     warnings_logged,
 )
 
@@ -91,8 +91,8 @@ async def test_a_client_that_leaves_mid_packet_is_cleaned_up(
     await client.connect()
     await client.send(tail)
     await client.close()
-    await wait_until(lambda: connected_clients(hass) == [])
-    await wait_until(lambda: not running_gateway(hass)._clients._serving)
+    await wait_for(lambda: connected_clients(hass) == [])
+    await wait_for(lambda: not running_gateway(hass)._clients._serving)
 
 
 async def test_a_reconnecting_charger_takes_over(
@@ -103,12 +103,12 @@ async def test_a_reconnecting_charger_takes_over(
     second = await clients()
     await first.wait_disconnected()
 
-    await wait_until(lambda: len(connected_clients(hass)) == 1)
+    await wait_for(lambda: len(connected_clients(hass)) == 1)
     assert counters(hass)["disconnected"] == {Disconnect.TAKEOVER: 1}
     (client,) = connected_clients(hass)
     assert client["remote_port"] == second.local_port
     second.publish(STATUS, REPORT)
-    await wait_until(lambda: counters(hass)["relayed_up"] == 1)
+    await wait_for(lambda: counters(hass)["relayed_up"] == 1)
 
 
 async def test_an_unexpected_error_ends_only_that_connection(
@@ -131,7 +131,7 @@ async def test_an_unexpected_error_ends_only_that_connection(
 
     charger = await clients()
     charger.publish(STATUS, REPORT)
-    await wait_until(lambda: counters(hass)["relayed_up"] == 1)
+    await wait_for(lambda: counters(hass)["relayed_up"] == 1)
 
 
 async def test_a_socket_that_does_not_close_is_aborted() -> None:
