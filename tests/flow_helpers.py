@@ -51,8 +51,8 @@ ADVERTISED_NAME = "CHARGER_PILE"
 MANUFACTURER_ID = 21862
 
 # Where the flow asks Home Assistant's Bluetooth, and connects through it.
-BLUETOOTH = "custom_components.novabot.bluetooth_chargers"
-SESSION = "custom_components.novabot.bluetooth_session"
+BLUETOOTH = "custom_components.novabot.flow.bluetooth_chargers"
+SESSION = "custom_components.novabot.flow.bluetooth_session"
 
 PROVISIONING_ACTIONS = [
     "connect",

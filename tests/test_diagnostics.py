@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from .mqtt_charger import ChargerFactory
 
-CHOICE = "custom_components.novabot.broker_choice"
+CHOICE = "custom_components.novabot.flow.broker_choice"
 # Distinctive, so that finding it anywhere in the diagnostics is meaningful.
 PASSWORD = "Diagnostics-Must-Not-Show-This-7f3a"
 GATEWAY_DIAGNOSTICS = {"running": True, "port": 1885, "clients": 1}

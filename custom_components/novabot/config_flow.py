@@ -20,8 +20,6 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import callback
 
-from .broker_choice import new_entry_options
-from .charger_setup import adopted_entry_data
 from .const import (
     CONF_GATEWAY,
     CONF_GATEWAY_BIND_ADDRESS,
@@ -29,15 +27,17 @@ from .const import (
     DOMAIN,
 )
 from .coordinator import CLAIMED_STATUS, NovabotConfigEntry
-from .options_form import (
+from .flow.broker_choice import new_entry_options
+from .flow.charger_setup import adopted_entry_data
+from .flow.options_form import (
     async_can_listen_on,
     current_options,
     options_from_input,
     options_schema,
 )
-from .pick_form import pick_one_schema
-from .provisioning_flow import ProvisioningFlow
-from .report_listener import LISTEN_TIME, async_claim, async_listen
+from .flow.pick_form import pick_one_schema
+from .flow.provisioning_flow import ProvisioningFlow
+from .flow.report_listener import LISTEN_TIME, async_claim, async_listen
 
 if TYPE_CHECKING:
     import asyncio

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from ..mosquitto import Mosquitto, MosquittoFactory
 
 # Where the config flow chooses the gateway a new charger joins.
-BROKER_CHOICE = "custom_components.novabot.broker_choice"
+BROKER_CHOICE = "custom_components.novabot.flow.broker_choice"
 INTEGRATION = "custom_components.novabot"
 HOST = "127.0.0.1"
 MQTT_USER = "homeassistant"

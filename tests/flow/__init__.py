@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from ..flow_helpers import FakeRadio, FlowWatcher
 
-CHOICE = "custom_components.novabot.broker_choice"
+CHOICE = "custom_components.novabot.flow.broker_choice"
 INTEGRATION = "custom_components.novabot"
 NEW_PASSWORD = "n3w-Garden-passphrase"
 STRINGS = json.loads(

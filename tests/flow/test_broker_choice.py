@@ -17,12 +17,12 @@ from unittest.mock import AsyncMock, patch
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
-from custom_components.novabot.broker_choice import (
+from custom_components.novabot.const import CONF_GATEWAY_BIND_ADDRESS
+from custom_components.novabot.flow.broker_choice import (
     BrokerChoice,
     BrokerChoiceError,
     BrokerChooser,
 )
-from custom_components.novabot.const import CONF_GATEWAY_BIND_ADDRESS
 from custom_components.novabot.gateway import (
     DEFAULT_BIND_ADDRESS,
     GatewayPortInUseError,

@@ -13,7 +13,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
-from custom_components.novabot.report_listener import (
+from custom_components.novabot.flow.report_listener import (
     MAX_CHARGERS,
     ReportListener,
     async_claim,

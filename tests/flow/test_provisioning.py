@@ -14,7 +14,7 @@ from bleak.exc import BleakError
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
-from custom_components.novabot.bluetooth_session import async_provision
+from custom_components.novabot.flow.bluetooth_session import async_provision
 from custom_components.novabot.protocol import (
     Command,
     ProvisioningSession,

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Self
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, callback
 
-from .coordinator import payload_bytes
-from .protocol import (
+from ..coordinator import payload_bytes
+from ..protocol import (
     STATUS_TOPIC_FILTER,
     InvalidInputError,
     InvalidMessageError,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from homeassistant.core import HomeAssistant
 
-    from .protocol import ChargerStatus
+    from ..protocol import ChargerStatus
 
 # Chargers report every ~2 s: three intervals and a margin find every one.
 LISTEN_TIME = 7.0

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 from homeassistant.exceptions import HomeAssistantError
 
-from .const import CONF_GATEWAY, CONF_GATEWAY_BIND_ADDRESS, LOGGER
-from .gateway import (
+from ..const import CONF_GATEWAY, CONF_GATEWAY_BIND_ADDRESS, LOGGER
+from ..gateway import (
     DEFAULT_BIND_ADDRESS,
     DEFAULT_GATEWAY_PORT,
     async_use_gateway,
     gateway_endpoint,
 )
-from .protocol import ProbeOutcome, probe_charger_logins
+from ..protocol import ProbeOutcome, probe_charger_logins
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
-    from .protocol import ChargerLogin, ProbeResult, ProvisioningSettings
+    from ..protocol import ChargerLogin, ProbeResult, ProvisioningSettings
 
 
 @dataclass(frozen=True, slots=True)

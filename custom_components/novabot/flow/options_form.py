@@ -19,13 +19,13 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .const import (
+from ..const import (
     CONF_GATEWAY_BIND_ADDRESS,
     CONF_GATEWAY_PORT,
     CONF_STALE_TIMEOUT,
     DEFAULT_STALE_TIMEOUT,
 )
-from .gateway import gateway_endpoint
+from ..gateway import gateway_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

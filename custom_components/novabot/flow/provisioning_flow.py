@@ -23,20 +23,20 @@ from homeassistant.config_entries import (
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow
 
-from .bluetooth_chargers import chargers_heard, is_charger
-from .bluetooth_session import ProvisioningFailedError, ProvisioningRun
-from .broker_choice import BrokerChoiceError, BrokerChooser, shared_gateway_endpoint
-from .charger_setup import ChargerSetup
-from .const import (
+from ..const import (
     CONF_ADDRESS,
     CONF_MQTT_HOST,
     CONF_PASSWORD,
     CONF_SERIAL_NUMBER,
     DOMAIN,
 )
-from .gateway import gateway_endpoint
+from ..gateway import gateway_endpoint
+from ..protocol import InvalidSettingsError
+from .bluetooth_chargers import chargers_heard, is_charger
+from .bluetooth_session import ProvisioningFailedError, ProvisioningRun
+from .broker_choice import BrokerChoiceError, BrokerChooser, shared_gateway_endpoint
+from .charger_setup import ChargerSetup
 from .pick_form import pick_one_schema
-from .protocol import InvalidSettingsError
 from .settings_form import SETTINGS_SCHEMA, async_suggested_values, settings_from_input
 
 if TYPE_CHECKING:

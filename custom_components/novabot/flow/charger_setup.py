@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components import mqtt
 from homeassistant.const import CONF_PORT
 
-from .const import (
+from ..const import (
     CONF_ADDRESS,
     CONF_CHARGER_CHANNEL,
     CONF_GATEWAY,
@@ -29,8 +29,8 @@ from .settings_form import DEFAULT_MQTT_PORT
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
+    from ..protocol import ProvisioningSettings
     from .broker_choice import BrokerChoice
-    from .protocol import ProvisioningSettings
 
 
 @dataclass(slots=True)

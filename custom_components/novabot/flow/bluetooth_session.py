@@ -17,8 +17,8 @@ import bleak_retry_connector
 from bleak_retry_connector import establish_connection
 from homeassistant.components import bluetooth
 
-from .const import LOGGER
-from .protocol import (
+from ..const import LOGGER
+from ..protocol import (
     Command,
     LinkLostError,
     NoReplyError,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from bleak import BleakClient
     from homeassistant.core import HomeAssistant
 
-    from .protocol import ProvisioningSettings
+    from ..protocol import ProvisioningSettings
 
 # Which form error explains a failed step; the vendor app says the same.
 STEP_FAILURES: dict[str, str] = {

@@ -23,7 +23,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .const import (
+from ..const import (
     CONF_MQTT_HOST,
     CONF_MQTT_PORT,
     CONF_PASSWORD,
@@ -31,7 +31,7 @@ from .const import (
     CONF_SSID,
     LOGGER,
 )
-from .protocol import ProvisioningSettings
+from ..protocol import ProvisioningSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
