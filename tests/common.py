@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.novabot.const import (
+    CONF_CHARGER_ADDRESS,
     CONF_CHARGER_CHANNEL,
     CONF_GATEWAY,
     CONF_MQTT_HOST,
@@ -58,11 +59,19 @@ MOWER_FIELDS: Final = (
     "mower_info1",
     "mower_error",
 )
-# A docked mower that answers every heartbeat: all its fields 0.
+# A mower idle on its charger (recharge status 9 in byte 1), battery full
+# (byte 1 of mower_info), answering every heartbeat.
+DOCKED_MOWER_STATUS: Final = 0x00000900
+FULL_BATTERY_INFO: Final = 100 << 8
 BASE_REPORT: Final[Mapping[str, int]] = {
     "charger_status": CHARGER_STATUS,
     **dict.fromkeys(MOWER_FIELDS, 0),
+    "mower_status": DOCKED_MOWER_STATUS,
+    "mower_info": FULL_BATTERY_INFO,
 }
+# The radio pairing the tests' charger holds (its own, as every charger has).
+LORA_ADDRESS: Final = 3251
+LORA_CHANNEL: Final = 15
 OMIT: Final = object()  # a field value that leaves the field out of the report
 
 Shape = Literal["up_status_info", "type"]
@@ -72,8 +81,8 @@ SHAPES: Final[tuple[Shape, ...]] = ("up_status_info", "type")
 # for the entities whose value comes from the charger's reports.
 ENTITIES: Final[Mapping[str, tuple[str, bool]]] = {
     "gps_satellites": ("sensor", True),
-    "lora_heartbeat_misses": ("sensor", True),
-    "mower_status": ("sensor", True),
+    "lora_heartbeat_misses": ("sensor", False),
+    "mower_status": ("sensor", False),
     "mower_activity": ("sensor", True),
     "mower_battery": ("sensor", True),
     "mower_x": ("sensor", False),
@@ -100,17 +109,27 @@ MOWER_KEYS: Final = (
     "mower_info1",
     "mower",
 )
+# The entities of the mower's device (the others are the charger's).
+MOWER_DEVICE_KEYS: Final = (
+    *MOWER_KEYS,
+    "mower_connected",
+    "stop",
+    "cancel_schedule",
+    "mower_events",
+)
 # Entities of what the charger answers when asked (its LoRa radio).
 RADIO_ENTITIES: Final[Mapping[str, str]] = {
     "lora_noise": "sensor",
     "lora_channel": "sensor",
+    "lora_address": "sensor",
 }
-# Settings Home Assistant keeps for the mower's start.
-SETTING_ENTITIES: Final[Mapping[str, str]] = {
-    "cutting_height": "number",
-    "mowing_area": "select",
+# The mower's controls and events: no value from the reports.
+MOWER_CONTROLS: Final[Mapping[str, str]] = {
+    "stop": "button",
+    "cancel_schedule": "button",
+    "mower_events": "event",
 }
-PLATFORMS: Final = ("sensor", "binary_sensor", "lawn_mower", "number", "select")
+PLATFORMS: Final = ("sensor", "binary_sensor", "lawn_mower", "button", "event")
 
 
 def report_document(shape: Shape = "up_status_info", **fields: Any) -> dict[str, Any]:
@@ -163,7 +182,8 @@ def entry_data(
     """Config entry data as the config flow stores it."""
     return {
         CONF_SERIAL_NUMBER: serial,
-        CONF_CHARGER_CHANNEL: 15,
+        CONF_CHARGER_ADDRESS: LORA_ADDRESS,
+        CONF_CHARGER_CHANNEL: LORA_CHANNEL,
         CONF_MQTT_HOST: "192.168.1.10",
         CONF_MQTT_PORT: 1885 if gateway else 1883,
         CONF_GATEWAY: gateway,
@@ -285,11 +305,18 @@ def none_unavailable(hass: HomeAssistant, keys: Iterable[str] = ENABLED_KEYS) ->
     return all(value != STATE_UNAVAILABLE for value in states(hass, keys).values())
 
 
-def device(hass: HomeAssistant, serial: str = SERIAL) -> dr.DeviceEntry:
-    """The charger's device."""
-    (entry,) = hass.config_entries.async_entries(DOMAIN)
+def device(
+    hass: HomeAssistant, serial: str = SERIAL, *, mower: bool = False
+) -> dr.DeviceEntry:
+    """The charger's device, or its mower's."""
+    entry = next(
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.unique_id == serial
+    )
+    identifier = (DOMAIN, f"{serial}_mower" if mower else serial)
     found = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, serial), entry.entry_id
+        identifier, entry.entry_id
     )
     assert found is not None
     return found

@@ -11,7 +11,11 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 
-from .entity import NovabotEntity, NovabotEntityDescription
+from .entity import (
+    NovabotEntity,
+    NovabotEntityDescription,
+    async_add_charger_and_mower_entities,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,11 +53,14 @@ BINARY_SENSORS: tuple[NovabotBinarySensorEntityDescription, ...] = (
         value_fn=lambda status: status.rtk_fix,
     ),
     NovabotBinarySensorEntityDescription(
+        # On the mower's device, and available while the mower is silent: it
+        # says so.
         key="mower_connected",
         translation_key="mower_connected",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         fields=frozenset({"mower_error"}),
         value_fn=lambda status: status.mower_connected,
+        on_mower=True,
     ),
 )
 
@@ -63,10 +70,21 @@ async def async_setup_entry(
     entry: NovabotConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the charger's binary sensors."""
+    """Add the charger's binary sensors, and the mower's once it is there."""
     coordinator = entry.runtime_data
-    async_add_entities(
-        NovabotBinarySensor(coordinator, desc) for desc in BINARY_SENSORS
+    async_add_charger_and_mower_entities(
+        coordinator,
+        async_add_entities,
+        (
+            NovabotBinarySensor(coordinator, desc)
+            for desc in BINARY_SENSORS
+            if not desc.on_mower
+        ),
+        lambda: [
+            NovabotBinarySensor(coordinator, desc)
+            for desc in BINARY_SENSORS
+            if desc.on_mower
+        ],
     )
 
 

@@ -2,8 +2,10 @@
 
 Both are asked when the charger appears (its first report, a report after a
 silence, a switch to encrypted reports: it may have been updated), and the
-radio every ten minutes while it reports. A charger that does not answer just
-shows no value.
+radio every ten minutes while it reports (its noise reading changes rarely).
+A charger that does not answer just shows no value. The radio's pairing, the
+address and channel its mower shares, is kept in the entry: provisioning the
+charger again re-sends exactly that pairing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_track_time_interval
 
-from .const import DOMAIN, LORA_FIELD, LORA_POLL_INTERVAL
+from .const import (
+    CONF_CHARGER_ADDRESS,
+    CONF_CHARGER_CHANNEL,
+    DOMAIN,
+    LORA_FIELD,
+    LORA_POLL_INTERVAL,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -67,7 +75,22 @@ class ChargerDetails:
         lora = await self._coordinator.commands.async_lora_info()
         if lora is not None and lora != self.lora:
             self.lora = lora
+            self._keep_pairing(lora)
             self._coordinator.async_update_fields(frozenset({LORA_FIELD}))
+
+    def _keep_pairing(self, lora: LoraInfo) -> None:
+        """Keep the radio's pairing in the entry when the charger gave both halves."""
+        if (pairing := lora.pairing) is None:
+            return
+        entry = self._coordinator.config_entry
+        kept = {
+            CONF_CHARGER_ADDRESS: pairing.address,
+            CONF_CHARGER_CHANNEL: pairing.channel,
+        }
+        if any(entry.data.get(key) != value for key, value in kept.items()):
+            self._coordinator.hass.config_entries.async_update_entry(
+                entry, data={**entry.data, **kept}
+            )
 
     def _set_firmware_version(self, version: str) -> None:
         if version == self.firmware_version:

@@ -13,31 +13,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import (
-    SOURCE_RECONFIGURE,
-    ConfigFlowResult,
-    OptionsFlowWithReload,
-)
+from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigFlowResult
 from homeassistant.core import callback
 
-from .const import (
-    CONF_GATEWAY,
-    CONF_GATEWAY_BIND_ADDRESS,
-    CONF_SERIAL_NUMBER,
-    DOMAIN,
-)
+from .const import CONF_GATEWAY, CONF_SERIAL_NUMBER, DOMAIN
 from .coordinator import CLAIMED_STATUS, NovabotConfigEntry
-from .flow.broker_choice import new_entry_options
 from .flow.charger_setup import adopted_entry_data
-from .flow.options_form import (
-    async_can_listen_on,
-    current_options,
-    options_from_input,
-    options_schema,
-)
+from .flow.options import NovabotOptionsFlow
 from .flow.pick_form import pick_one_schema
 from .flow.provisioning_flow import ProvisioningFlow
 from .flow.report_listener import LISTEN_TIME, async_claim, async_listen
+from .gateway import shared_gateway_settings
 
 if TYPE_CHECKING:
     import asyncio
@@ -51,7 +37,7 @@ class NovabotConfigFlow(ProvisioningFlow, domain=DOMAIN):
     """Provision a charger over Bluetooth, or adopt one that already reports."""
 
     VERSION = 1
-    MINOR_VERSION = 2
+    MINOR_VERSION = 3
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,7 +48,7 @@ class NovabotConfigFlow(ProvisioningFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: NovabotConfigEntry) -> NovabotOptionsFlow:
-        """Options: the stale timeout, and the gateway's port and address."""
+        """Options: the stale timeout, the mower's start, the gateway's place."""
         return NovabotOptionsFlow()
 
     async def async_step_user(
@@ -130,7 +116,9 @@ class NovabotConfigFlow(ProvisioningFlow, domain=DOMAIN):
         if not self._task.done():
             return self.async_show_progress(
                 step_id="claim",
-                progress_action="claim",
+                progress_action="claim_radio_kept"
+                if self._setup.radio_kept
+                else "claim",
                 progress_task=self._task,
                 description_placeholders=self._setup.claim_placeholders(CLAIM_TIMEOUT),
             )
@@ -180,11 +168,12 @@ class NovabotConfigFlow(ProvisioningFlow, domain=DOMAIN):
             return self.async_update_reload_and_abort(
                 self._get_reconfigure_entry(), data_updates=data
             )
-        entries = self._async_current_entries(include_ignore=False)
+        # A new gateway-mode charger shares the gateway's settings with the others.
+        gateway = shared_gateway_settings(self.hass) if data[CONF_GATEWAY] else None
         return self.async_create_entry(
             title=f"Novabot charger {serial_number}",
             data=data,
-            options=new_entry_options(entries) if data[CONF_GATEWAY] else {},
+            options=gateway.as_options() if gateway else {},
         )
 
     def _configured_serials(self) -> set[str]:
@@ -197,29 +186,3 @@ class NovabotConfigFlow(ProvisioningFlow, domain=DOMAIN):
         if self._task and not self._task.done():
             self._task.cancel()
         super().async_remove()
-
-
-class NovabotOptionsFlow(OptionsFlowWithReload):
-    """Change how long silence may last, and where the gateway listens."""
-
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Show and save the options."""
-        errors: dict[str, str] = {}
-        gateway = bool(self.config_entry.data.get(CONF_GATEWAY))
-        if user_input is not None:
-            options = options_from_input(user_input, gateway=gateway)
-            if not gateway or await async_can_listen_on(
-                self.hass, options[CONF_GATEWAY_BIND_ADDRESS]
-            ):
-                return self.async_create_entry(data=options)
-            errors[CONF_GATEWAY_BIND_ADDRESS] = "invalid_bind_address"
-        suggested = current_options(self.config_entry, gateway=gateway)
-        return self.async_show_form(
-            step_id="init",
-            data_schema=self.add_suggested_values_to_schema(
-                options_schema(gateway=gateway), {**suggested, **(user_input or {})}
-            ),
-            errors=errors,
-        )

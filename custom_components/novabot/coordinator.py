@@ -1,19 +1,20 @@
 """Push coordinator: the charger's MQTT reports become a ChargerStatus.
 
 Reports arrive through Home Assistant's MQTT; replies to commands go to the
-charger's command channel (``charger_commands``), and what the charger says
-about itself (firmware, LoRa radio) is kept by ``charger_details``.
+charger's command channel (``charger_commands``), what the charger says about
+itself (firmware, LoRa radio) is kept by ``charger_details``, and whether it
+relays a mower by :class:`MowerPresence`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -26,7 +27,6 @@ from .const import (
     CONF_MQTT_PORT,
     CONF_SERIAL_NUMBER,
     CONF_STALE_TIMEOUT,
-    DEFAULT_CUTTING_HEIGHT_CM,
     DEFAULT_STALE_TIMEOUT,
     DOMAIN,
     LOGGER,
@@ -37,7 +37,6 @@ from .protocol import (
     REPORT_FIELDS,
     ChargerStatus,
     InvalidMessageError,
-    MowingArea,
     PayloadCodec,
     decode_message,
     parse_status,
@@ -45,6 +44,8 @@ from .protocol import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.helpers.service_info.mqtt import ReceivePayloadType
 
@@ -67,6 +68,50 @@ def payload_bytes(payload: ReceivePayloadType) -> bytes:
     return payload.encode() if isinstance(payload, str) else bytes(payload)
 
 
+def mower_identifier(serial_number: str) -> tuple[str, str]:
+    """The mower's device identifier: its charger's serial number, and "mower"."""
+    return DOMAIN, f"{serial_number}_mower"
+
+
+def stale_after(options: Mapping[str, Any]) -> timedelta:
+    """How long the charger may be silent before its entities are unavailable."""
+    return timedelta(seconds=options.get(CONF_STALE_TIMEOUT, DEFAULT_STALE_TIMEOUT))
+
+
+class MowerPresence:
+    """Whether the charger relays a mower, and who waits for one to appear.
+
+    Known from the start when the mower's device exists from an earlier run;
+    otherwise found with the first report of a mower that answers. Forgotten
+    when its device is removed, and found again if it answers again.
+    """
+
+    def __init__(self, *, known: bool) -> None:
+        self.present = known
+        self._waiting: list[CALLBACK_TYPE] = []
+
+    @callback
+    def async_when_present(self, found: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``found`` now if the mower is there, and whenever it appears."""
+        self._waiting.append(found)
+        if self.present:
+            found()
+        return lambda: self._waiting.remove(found)
+
+    @callback
+    def status_received(self, status: ChargerStatus) -> None:
+        """Look for the mower in a report."""
+        if not self.present and status.mower_heard:
+            self.present = True
+            for found in list(self._waiting):
+                found()
+
+    @callback
+    def forget(self) -> None:
+        """Its device was removed: wait for it to answer again."""
+        self.present = False
+
+
 class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
     """Turn reports on ``Dart/Receive_mqtt/<SN>`` into data, without polling.
 
@@ -86,9 +131,7 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             always_update=False,
         )
         self._codec = PayloadCodec(self.serial_number)
-        self._stale_after = timedelta(
-            seconds=entry.options.get(CONF_STALE_TIMEOUT, DEFAULT_STALE_TIMEOUT)
-        )
+        self.stale_after = stale_after(entry.options)
         self._last_payload: bytes | None = None
         self._cancel_stale: CALLBACK_TYPE | None = None
         self._cancel_repair: CALLBACK_TYPE | None = None
@@ -101,13 +144,17 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         self.reports_ignored: Counter[str] = Counter()
         self.commands = ChargerCommands(hass, self.serial_number)
         self.details = ChargerDetails(self)
-        # What the mower's start button mows (the configuration entities set it).
-        self.mowing_area = MowingArea.ALL_MAPS
-        self.cutting_height_cm = DEFAULT_CUTTING_HEIGHT_CM
+        self.mower = MowerPresence(
+            known=dr.async_get(hass).async_get_device_by_identifier(
+                mower_identifier(self.serial_number), entry.entry_id
+            )
+            is not None
+        )
         if claimed := hass.data.get(CLAIMED_STATUS, {}).pop(self.serial_number, None):
             self.data = claimed
             self.online = True
             self.last_report = dt_util.utcnow()
+            self.mower.status_received(claimed)
 
     @property
     def repair_issue_id(self) -> str:
@@ -123,7 +170,7 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             encoding=None,
         )
         self.config_entry.async_on_unload(unsubscribe)
-        self.config_entry.async_on_unload(self._cancel_timers)
+        self.config_entry.async_on_unload(self._async_stop)
         self.details.async_start()
         self._watch_for_silence()
 
@@ -157,6 +204,7 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             self.changed_fields = (
                 EVERYTHING if first else status.changed_fields(self.data)
             )
+            self.mower.status_received(status)
             self.async_set_updated_data(status)
 
     def _report_accepted(self) -> None:
@@ -186,7 +234,7 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         """
         if self._cancel_stale is None:
             self._cancel_stale = async_call_later(
-                self.hass, self._stale_after, self._check_silence
+                self.hass, self.stale_after, self._check_silence
             )
 
     @callback
@@ -194,21 +242,23 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         self._cancel_stale = None
         if (
             self.last_report is not None
-            and (quiet := now - self.last_report) < self._stale_after
+            and (quiet := now - self.last_report) < self.stale_after
         ):
             self._cancel_stale = async_call_later(
-                self.hass, self._stale_after - quiet, self._check_silence
+                self.hass, self.stale_after - quiet, self._check_silence
             )
             return
         self._cancel_repair = async_call_later(
-            self.hass, SILENCE_REPAIR_AFTER - self._stale_after, self._raise_repair
+            self.hass,
+            max(SILENCE_REPAIR_AFTER - self.stale_after, timedelta()),
+            self._raise_repair,
         )
         if self.online:
             self.online = False
             LOGGER.info(
                 "Charger %s sent no report for %s; its entities are unavailable",
                 self.serial_number,
-                self._stale_after,
+                self.stale_after,
             )
             self.async_update_fields(EVERYTHING)
 
@@ -237,8 +287,15 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         )
 
     @callback
-    def _cancel_timers(self) -> None:
+    def async_options_updated(self) -> None:
+        """Take the options as they are now (no reload: nothing disconnects)."""
+        self.stale_after = stale_after(self.config_entry.options)
+
+    @callback
+    def _async_stop(self) -> None:
+        """Cancel the timers; the repair issue is about a loaded entry only."""
         for cancel in (self._cancel_stale, self._cancel_repair):
             if cancel:
                 cancel()
         self._cancel_stale = self._cancel_repair = None
+        ir.async_delete_issue(self.hass, DOMAIN, self.repair_issue_id)

@@ -1,18 +1,38 @@
-"""Base entities: one device per charger, unique ids ``<SN>_<key>``."""
+"""Base entities: the charger's device and its mower's, unique ids ``<SN>_<key>``.
+
+The mower is a device of its own, reached through the charger (``via_device``):
+its entities appear once the charger relays a mower that answers, and come back
+at once after a restart. Whichever device holds an entity, its unique id is
+``<SN>_<key>``.
+"""
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from homeassistant.core import callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_ADDRESS, DOMAIN, MANUFACTURER, MODEL
-from .coordinator import NovabotCoordinator
+from .const import (
+    CONF_ADDRESS,
+    DOMAIN,
+    MANUFACTURER,
+    MODEL,
+    MOWER_MODEL,
+    MOWER_NAME,
+)
+from .coordinator import NovabotCoordinator, mower_identifier
 from .protocol import MOWER_ANSWERING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 
 def charger_device(coordinator: NovabotCoordinator) -> DeviceInfo:
@@ -30,20 +50,84 @@ def charger_device(coordinator: NovabotCoordinator) -> DeviceInfo:
     )
 
 
+def mower_device(coordinator: NovabotCoordinator) -> DeviceInfo:
+    """The mower's device, reached through its charger's (registered at setup).
+
+    The charger does not relay the mower's own serial number: the model names
+    the charger it belongs to.
+    """
+    serial_number = coordinator.serial_number
+    return DeviceInfo(
+        identifiers={mower_identifier(serial_number)},
+        via_device_id=dr.async_get_device_id_by_identifier(
+            coordinator.hass,
+            (DOMAIN, serial_number),
+            config_entry_id=coordinator.config_entry.entry_id,
+        ),
+        manufacturer=MANUFACTURER,
+        model=MOWER_MODEL.format(serial_number=serial_number),
+        name=MOWER_NAME,
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class NovabotEntityDescription(EntityDescription):
     """What an entity reads from the charger's reports.
 
     ``fields``: the report fields its value is computed from. ``from_mower``:
     its value is relayed from the mower, so it is stale (unavailable) while the
-    mower does not answer the charger.
+    mower does not answer the charger. ``on_mower``: it belongs to the mower's
+    device (every ``from_mower`` entity does, and a few others).
     """
 
     fields: frozenset[str]
     from_mower: bool = False
+    on_mower: bool = False
 
 
-class NovabotEntity(CoordinatorEntity[NovabotCoordinator]):
+class NovabotDeviceEntity(CoordinatorEntity[NovabotCoordinator]):
+    """An entity of the charger's device, or of its mower's.
+
+    Its state changes with its availability only (reports come every ~2 s:
+    writing an unchanged state each time would cost for nothing).
+    """
+
+    _attr_has_entity_name = True
+    _shown_available: bool | None = None
+
+    def __init__(
+        self,
+        coordinator: NovabotCoordinator,
+        description: EntityDescription,
+        *,
+        on_mower: bool,
+    ) -> None:
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.serial_number}_{description.key}"
+        self._attr_device_info = (
+            mower_device(coordinator) if on_mower else charger_device(coordinator)
+        )
+
+    @property
+    def available(self) -> bool:
+        """While the charger reports."""
+        return super().available and self.coordinator.online
+
+    async def async_added_to_hass(self) -> None:
+        """Remember what the first state write shows."""
+        await super().async_added_to_hass()
+        self._shown_available = self.available
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when the availability changed."""
+        if self.available != self._shown_available:
+            self._shown_available = self.available
+            self.async_write_ha_state()
+
+
+class NovabotEntity(NovabotDeviceEntity):
     """An entity that reads one value of the charger's latest report.
 
     A report usually changes one or two fields: an entity whose fields did not
@@ -51,17 +135,14 @@ class NovabotEntity(CoordinatorEntity[NovabotCoordinator]):
     its availability changed.
     """
 
-    _attr_has_entity_name = True
     _shown: tuple[bool, object] | None = None
     entity_description: NovabotEntityDescription
 
     def __init__(
         self, coordinator: NovabotCoordinator, description: NovabotEntityDescription
     ) -> None:
-        super().__init__(coordinator)
-        self.entity_description = description
-        self._attr_unique_id = f"{coordinator.serial_number}_{description.key}"
-        self._attr_device_info = charger_device(coordinator)
+        on_mower = description.on_mower or description.from_mower
+        super().__init__(coordinator, description, on_mower=on_mower)
         self._watched = description.fields | (
             {MOWER_ANSWERING} if description.from_mower else set()
         )
@@ -92,26 +173,32 @@ class NovabotEntity(CoordinatorEntity[NovabotCoordinator]):
     @property
     def available(self) -> bool:
         """While the charger reports; mower values while the mower answers too."""
-        coordinator = self.coordinator
-        status = coordinator.data
+        status = self.coordinator.data
         return (
             super().available
-            and coordinator.online
             and status is not None
             and (not self.entity_description.from_mower or status.mower_answering)
         )
 
 
-class NovabotSettingEntity(Entity):
-    """A setting kept by Home Assistant for the charger (no report involved)."""
+@callback
+def async_add_charger_and_mower_entities(
+    coordinator: NovabotCoordinator,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    charger_entities: Iterable[Entity],
+    mower_entities: Callable[[], Iterable[Entity]],
+) -> None:
+    """Add the charger's entities now, the mower's whenever it is there.
 
-    _attr_has_entity_name = True
-    _attr_should_poll = False
+    That is at once for a mower known from before, or when the charger first
+    relays one that answers; again if its device was removed and it comes back.
+    """
+    async_add_entities(charger_entities)
 
-    def __init__(
-        self, coordinator: NovabotCoordinator, description: EntityDescription
-    ) -> None:
-        self.coordinator = coordinator
-        self.entity_description = description
-        self._attr_unique_id = f"{coordinator.serial_number}_{description.key}"
-        self._attr_device_info = charger_device(coordinator)
+    @callback
+    def add_mower_entities() -> None:
+        async_add_entities(mower_entities())
+
+    coordinator.config_entry.async_on_unload(
+        coordinator.mower.async_when_present(add_mower_entities)
+    )

@@ -1,4 +1,10 @@
-"""Sensors: the charger's report, the mower it relays, and the LoRa radio."""
+"""Sensors: the charger's report, the mower it relays, and the LoRa radio.
+
+Raw words and counters that change without meaning to an owner (the status
+bits, the mower's status code and frame values, the missed heartbeats) are
+disabled by default and keep no long-term statistics, so the recorder hears
+only what means something.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +26,12 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 
 from .const import LORA_FIELD
-from .entity import NovabotEntity, NovabotEntityDescription
-from .protocol import WorkStatus, work_status
+from .entity import (
+    NovabotEntity,
+    NovabotEntityDescription,
+    async_add_charger_and_mower_entities,
+)
+from .protocol import WorkStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,20 +45,15 @@ if TYPE_CHECKING:
 # Entities only read the coordinator, which pushes updates: no limit needed.
 PARALLEL_UPDATES = 0
 
-# The mower's activity: a label where the code has a meaning, else the code.
-ACTIVITY_OPTIONS = [
-    *(status.value for status in WorkStatus),
-    *(str(code) for code in range(256) if work_status(code) is None),
-]
+# The mower's activity: the codes with a settled meaning. Any other is unknown
+# here; the status code sensor keeps it.
+ACTIVITY_OPTIONS = [status.value for status in WorkStatus]
 
 
 def mower_activity(status: ChargerStatus) -> str | None:
-    """The mower's work status as a label, or its code when it has none."""
-    code = status.mower_work_status
-    if code is None:
-        return None
-    label = work_status(code)
-    return label.value if label else str(code)
+    """The mower's work status as a label; ``None`` for a code without one."""
+    label = status.work_status_label
+    return label.value if label else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +79,7 @@ def _reported(
     )
 
 
-def _raw(key: str, *, measurement: bool = False) -> NovabotSensorEntityDescription:
+def _raw(key: str) -> NovabotSensorEntityDescription:
     """A disabled diagnostic sensor: one field of the mower's frame, as sent."""
     return _reported(
         key,
@@ -82,7 +87,6 @@ def _raw(key: str, *, measurement: bool = False) -> NovabotSensorEntityDescripti
         lambda status: getattr(status, key),
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        state_class=SensorStateClass.MEASUREMENT if measurement else None,
         from_mower=True,
     )
 
@@ -109,11 +113,12 @@ SENSORS: tuple[NovabotSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
     ),
     _reported(
+        # Every report while no mower answers: the radio link sensor says it.
         "lora_heartbeat_misses",
         "mower_error",
         lambda status: status.lora_heartbeat_misses,
         entity_category=EntityCategory.DIAGNOSTIC,
-        state_class=SensorStateClass.MEASUREMENT,
+        entity_registry_enabled_default=False,
     ),
     _radio(
         "lora_noise",
@@ -130,10 +135,18 @@ SENSORS: tuple[NovabotSensorEntityDescription, ...] = (
             lora.channel if (lora := coordinator.details.lora) else None
         ),
     ),
+    _radio(
+        "lora_address",
+        lambda coordinator: (
+            lora.address if (lora := coordinator.details.lora) else None
+        ),
+    ),
     _reported(
         "mower_status",
         "mower_status",
         lambda status: status.mower_status,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         from_mower=True,
     ),
     _reported(
@@ -145,17 +158,18 @@ SENSORS: tuple[NovabotSensorEntityDescription, ...] = (
         from_mower=True,
     ),
     _reported(
+        # Experimental: the byte matched the mower's own report in two
+        # captures. No statistics until it is confirmed.
         "mower_battery",
         "mower_info",
         lambda status: status.mower_battery,
         device_class=SensorDeviceClass.BATTERY,
         native_unit_of_measurement=PERCENTAGE,
-        state_class=SensorStateClass.MEASUREMENT,
         from_mower=True,
     ),
-    _raw("mower_x", measurement=True),
-    _raw("mower_y", measurement=True),
-    _raw("mower_z", measurement=True),
+    _raw("mower_x"),
+    _raw("mower_y"),
+    _raw("mower_z"),
     _raw("mower_info"),
     _raw("mower_info1"),
     _reported(
@@ -185,9 +199,19 @@ async def async_setup_entry(
     entry: NovabotConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the charger's sensors; optional ones when the charger first sends them."""
+    """Add the sensors: the charger's, the mower's once it is there.
+
+    Optional ones come when the charger first sends them.
+    """
     coordinator = entry.runtime_data
-    async_add_entities(NovabotSensor(coordinator, desc) for desc in SENSORS)
+    async_add_charger_and_mower_entities(
+        coordinator,
+        async_add_entities,
+        (NovabotSensor(coordinator, desc) for desc in SENSORS if not desc.from_mower),
+        lambda: [
+            NovabotSensor(coordinator, desc) for desc in SENSORS if desc.from_mower
+        ],
+    )
 
     # Optional sensors known from an earlier run come back at once; the others
     # when a report first carries their field.

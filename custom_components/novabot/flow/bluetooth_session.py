@@ -2,9 +2,10 @@
 
 Home Assistant picks the adapter or ESPHome proxy that hears the charger best
 (``bleak_retry_connector`` over its connectors); the protocol library sends the
-five commands. Failures become the form error the user sees.
+commands. Failures become the form error the user sees.
 :class:`ProvisioningRun` runs a session in the background and says which step
-it is at, for the config flow's progress step to show.
+it is at, and whether the charger kept its old radio pairing, for the config
+flow's progress step to show.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..protocol import (
     NoReplyError,
     ProvisioningSession,
     StepFailedError,
+    radio_kept,
 )
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from bleak import BleakClient
     from homeassistant.core import HomeAssistant
 
-    from ..protocol import ProvisioningSettings
+    from ..protocol import ProvisioningResult, ProvisioningSettings, Reply
 
 # Which form error explains a failed step; the vendor app says the same.
 STEP_FAILURES: dict[str, str] = {
@@ -56,11 +58,13 @@ async def async_provision(
     address: str,
     settings: ProvisioningSettings,
     on_step: Callable[[str], None],
-) -> int | None:
+    on_reply: Callable[[Command, Reply], None] | None = None,
+) -> ProvisioningResult:
     """Connect to the charger at ``address`` and provision it with ``settings``.
 
-    ``on_step`` hears ``"connect"``, then each command as it is sent. Returns
-    the LoRa channel the charger stored (``None`` if it did not say).
+    ``on_step`` hears ``"connect"``, then each command as it is sent, and
+    ``on_reply`` each reply the session goes on after. Returns what the
+    charger stored of its radio.
     """
     on_step("connect")
     # Resolved now, not at discovery: the best adapter or proxy may have changed.
@@ -87,7 +91,7 @@ async def async_provision(
         raise ProvisioningFailedError("cannot_connect") from err
     session = ProvisioningSession(client)
     try:
-        result = await session.run(settings, on_step)
+        return await session.run(settings, on_step, on_reply)
     except BleakError as err:  # the charger's notifications could not be set up
         LOGGER.debug("Could not subscribe to %s: %s", address, err)
         raise ProvisioningFailedError("cannot_connect") from err
@@ -103,14 +107,15 @@ async def async_provision(
         ) from err
     except LinkLostError as err:
         raise ProvisioningFailedError("link_lost") from err
-    return result.channel
 
 
 class ProvisioningRun:
     """One session run in the background, and the step it has reached.
 
-    ``step`` is ``"connect"``, then each command as it is sent; ``task`` ends
-    with :func:`async_provision`'s result or its ProvisioningFailedError.
+    ``step`` is ``"connect"``, then each command as it is sent; ``radio_kept``
+    turns true when the charger's radio scan timed out (it kept its pairing);
+    ``task`` ends with :func:`async_provision`'s result or its
+    ProvisioningFailedError.
     """
 
     def __init__(
@@ -120,8 +125,9 @@ class ProvisioningRun:
         self._moved = asyncio.Event()
         # Set before the task exists: it starts at once, and may move on at once.
         self.step = "connect"
+        self.radio_kept = False
         self.task = hass.async_create_task(
-            async_provision(hass, address, settings, self._move_to)
+            async_provision(hass, address, settings, self._move_to, self._replied)
         )
         # Its end is a move too: the progress step then shows what follows.
         self.task.add_done_callback(lambda _: self._moved.set())
@@ -129,6 +135,10 @@ class ProvisioningRun:
     def _move_to(self, step: str) -> None:
         self.step = step
         self._moved.set()
+
+    def _replied(self, command: Command, reply: Reply) -> None:
+        if radio_kept(command, reply):
+            self.radio_kept = True
 
     def next_move(self) -> asyncio.Task[Literal[True]]:
         """A task that ends when the session takes its next step, or ends."""

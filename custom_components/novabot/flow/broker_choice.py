@@ -1,11 +1,12 @@
 """Direct or gateway: probe the broker the ways chargers log in, and decide.
 
-Firmware v0.3.6 connects anonymously, v0.4.0 and later with a fixed login, and
-a charger can move from one to the other with an update. Direct mode only when
-the broker admits both; when it would refuse either for want of a login, the
-charger goes through the integration's gateway, which admits both. One gateway
-serves every charger of a Home Assistant: a new charger joins it where it
-listens (:func:`shared_gateway_endpoint`), and must not move it.
+Firmware v0.3.6 connects without a login; what v0.4.0 sends is disputed, and a
+charger can be updated at any time. So direct mode only when the broker admits
+any login (none, and one made up for the probe); when it would refuse either,
+the charger goes through the integration's gateway, which admits any login.
+The probe opens nothing: the gateway's port is opened once the owner has read
+why (:meth:`BrokerChooser.async_open_gateway`), on the port the shared gateway
+settings give.
 """
 
 from __future__ import annotations
@@ -15,19 +16,13 @@ from typing import TYPE_CHECKING
 
 from homeassistant.exceptions import HomeAssistantError
 
-from ..const import CONF_GATEWAY, CONF_GATEWAY_BIND_ADDRESS, LOGGER
-from ..gateway import (
-    DEFAULT_BIND_ADDRESS,
-    DEFAULT_GATEWAY_PORT,
-    async_use_gateway,
-    gateway_endpoint,
-)
+from ..const import LOGGER
+from ..gateway import async_use_gateway, shared_gateway_settings
 from ..protocol import ProbeOutcome, probe_charger_logins
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import Awaitable, Callable
 
-    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
     from ..protocol import ChargerLogin, ProbeResult, ProvisioningSettings
@@ -48,7 +43,7 @@ class BrokerChoice:
 
 
 class BrokerChoiceError(Exception):
-    """No way to the broker; ``errors`` and ``placeholders`` are for the form."""
+    """No way to the broker; ``error`` and ``placeholders`` are for the form."""
 
     def __init__(self, error: str, **placeholders: str) -> None:
         super().__init__(error)
@@ -59,16 +54,12 @@ class BrokerChoiceError(Exception):
 class BrokerChooser:
     """Chooses the mode for one config flow, and holds its gateway lease.
 
-    The gateway starts as soon as gateway mode is chosen (the charger must find
-    it right after its reboot) and is given back by :meth:`async_release`.
+    The lease is taken by :meth:`async_open_gateway` (the charger must find the
+    gateway right after its reboot) and given back by :meth:`async_release`.
     """
 
-    def __init__(
-        self, hass: HomeAssistant, gateway_port: int, bind_address: str
-    ) -> None:
+    def __init__(self, hass: HomeAssistant) -> None:
         self._hass = hass
-        self._gateway_port = gateway_port
-        self._bind_address = bind_address
         self._release_gateway: Callable[[], Awaitable[None]] | None = None
 
     async def async_choose(self, settings: ProvisioningSettings) -> BrokerChoice:
@@ -81,48 +72,43 @@ class BrokerChooser:
         if admission.admits_every_charger:
             await self.async_release()  # an earlier attempt may have needed it
             return BrokerChoice(gateway=False, charger_port=port)
-        await self._async_open_gateway(settings)
         return BrokerChoice(
             gateway=True,
-            charger_port=self._gateway_port,
+            charger_port=shared_gateway_settings(self._hass).port,
             refused=admission.refused_logins,
         )
 
-    async def async_release(self) -> None:
-        """Give the gateway lease back, if this flow holds one."""
-        if release := self._release_gateway:
-            self._release_gateway = None
-            await release()
-
-    async def _async_open_gateway(self, settings: ProvisioningSettings) -> None:
+    async def async_open_gateway(
+        self, settings: ProvisioningSettings, choice: BrokerChoice
+    ) -> None:
         """Admit the charger to the gateway, and check the gateway admits it."""
+        port = choice.charger_port
         unreachable = BrokerChoiceError(
-            "gateway_unreachable",
-            host=settings.mqtt_host,
-            gateway_port=str(self._gateway_port),
+            "gateway_unreachable", host=settings.mqtt_host, gateway_port=str(port)
         )
         # Admit the new serial number before letting go of a previous attempt's,
         # so the gateway keeps running between two tries.
         release_previous = self._release_gateway
         try:
             self._release_gateway = await async_use_gateway(
-                self._hass,
-                settings.serial_number,
-                port=self._gateway_port,
-                bind_address=self._bind_address,
+                self._hass, settings.serial_number, port
             )
         except HomeAssistantError as err:  # port in use, or cannot listen at all
-            LOGGER.debug(
-                "The gateway could not start on port %s: %s", self._gateway_port, err
-            )
+            LOGGER.debug("The gateway could not listen on port %s: %s", port, err)
             self._release_gateway = None
             raise unreachable from err
         finally:
             if release_previous:
                 await release_previous()
-        gateway = await probe_charger_logins(settings.mqtt_host, self._gateway_port)
+        gateway = await probe_charger_logins(settings.mqtt_host, port)
         if not gateway.admits_every_charger:
             raise unreachable
+
+    async def async_release(self) -> None:
+        """Give the gateway lease back, if this flow holds one."""
+        if release := self._release_gateway:
+            self._release_gateway = None
+            await release()
 
 
 def _broker_error(failure: ProbeResult) -> BrokerChoiceError:
@@ -131,27 +117,3 @@ def _broker_error(failure: ProbeResult) -> BrokerChoiceError:
     if failure.outcome is ProbeOutcome.NOT_MQTT:
         return BrokerChoiceError("broker_not_mqtt")
     return BrokerChoiceError("broker_unreachable")
-
-
-def shared_gateway_endpoint(entries: Iterable[ConfigEntry]) -> tuple[int, str]:
-    """The port and address of the gateway the chargers of ``entries`` use.
-
-    The first gateway-mode entry's, as its options or data say; the defaults
-    when no charger uses the gateway yet.
-    """
-    for entry in entries:
-        if entry.data.get(CONF_GATEWAY):
-            return gateway_endpoint(entry)
-    return DEFAULT_GATEWAY_PORT, DEFAULT_BIND_ADDRESS
-
-
-def new_entry_options(entries: Iterable[ConfigEntry]) -> dict[str, str]:
-    """The options of a new gateway-mode charger's entry, beside ``entries``.
-
-    The address the shared gateway listens on, as its other chargers say,
-    unless it is the default; its port is in the entry's data already.
-    """
-    _, address = shared_gateway_endpoint(entries)
-    if address == DEFAULT_BIND_ADDRESS:
-        return {}
-    return {CONF_GATEWAY_BIND_ADDRESS: address}

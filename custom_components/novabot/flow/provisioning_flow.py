@@ -2,12 +2,16 @@
 
 A charger in provisioning mode is discovered, or picked from those Home
 Assistant's Bluetooth hears (``bluetooth_chargers``), also to reconfigure one.
-The user types its serial number, WiFi and broker (``settings_form``); the
-broker is checked the ways chargers log in (``broker_choice``: direct, or the
-gateway, said in one sentence); the Bluetooth session runs, one progress line
-per command (``bluetooth_session``). A failure returns to the form with what
-was typed kept, the password in memory only. The charger then reboots, and
-``config_flow`` waits for its first report.
+A charger that was added from the broker has no Bluetooth address yet: the
+first time one is heard, the owner says whether it is one of those, and its
+address is remembered, so a power-cycled charger is never offered again.
+The user types its serial number, WiFi and broker, and a radio pairing only to
+pair the radio (``settings_form``); the broker is checked the ways chargers
+log in (``broker_choice``). A confirmation says what saving does to the mower,
+and, in gateway mode, why the gateway (whose port opens only then); the
+Bluetooth session runs, one progress line per command (``bluetooth_session``).
+A failure returns to the form with what was typed kept, the password in memory
+only. The charger then reboots, and ``config_flow`` waits for its first report.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components import mqtt
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
+    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
 )
@@ -25,22 +30,40 @@ from homeassistant.data_entry_flow import AbortFlow
 
 from ..const import (
     CONF_ADDRESS,
+    CONF_CHARGER_ADDRESS,
+    CONF_CHARGER_CHANNEL,
+    CONF_LORA_ADDRESS,
+    CONF_LORA_CHANNEL,
     CONF_MQTT_HOST,
     CONF_PASSWORD,
+    CONF_RADIO,
     CONF_SERIAL_NUMBER,
     DOMAIN,
 )
-from ..gateway import gateway_endpoint
-from ..protocol import InvalidSettingsError
+from ..protocol import Command, InvalidSettingsError, RadioPairing
 from .bluetooth_chargers import chargers_heard, is_charger
 from .bluetooth_session import ProvisioningFailedError, ProvisioningRun
-from .broker_choice import BrokerChoiceError, BrokerChooser, shared_gateway_endpoint
+from .broker_choice import BrokerChoiceError, BrokerChooser
 from .charger_setup import ChargerSetup
 from .pick_form import pick_one_schema
-from .settings_form import SETTINGS_SCHEMA, async_suggested_values, settings_from_input
+from .settings_form import async_suggested_values, settings_from_input, settings_schema
 
 if TYPE_CHECKING:
     from homeassistant.components.bluetooth import BluetoothServiceInfoBleak
+
+# The steps after the radio's: their progress text says when it kept its pairing.
+AFTER_THE_RADIO = (Command.SET_MQTT_INFO, Command.SET_CFG_INFO)
+
+
+def known_radio(entry: ConfigEntry) -> RadioPairing | None:
+    """The pairing an entry keeps, when the charger reported both halves."""
+    address, channel = (
+        entry.data.get(CONF_CHARGER_ADDRESS),
+        entry.data.get(CONF_CHARGER_CHANNEL),
+    )
+    if address is None or channel is None:
+        return None
+    return RadioPairing(address, channel)
 
 
 class ProvisioningFlow(ConfigFlow):
@@ -49,11 +72,14 @@ class ProvisioningFlow(ConfigFlow):
     def __init__(self) -> None:
         self._address: str | None = None  # the charger's, over Bluetooth
         self._typed: dict[str, Any] = {}  # shown again on the form; no password
+        self._known_radio: RadioPairing | None = None  # a reconfigured charger's
         self._password: str | None = None  # kept in memory for a retry only
         self._setup: ChargerSetup | None = None  # once the broker is chosen
         self._broker_chooser: BrokerChooser | None = None
         self._run: ProvisioningRun | None = None  # the Bluetooth session
-        self._error: str | None = None  # why the session failed, for the form
+        # Why the session (or the gateway) failed, for the form: field, code,
+        # placeholders.
+        self._error: tuple[str, str, dict[str, str]] | None = None
 
     async def async_step_bluetooth(
         self, discovery_info: BluetoothServiceInfoBleak
@@ -66,7 +92,39 @@ class ProvisioningFlow(ConfigFlow):
         await self.async_set_unique_id(discovery_info.address)
         self._address = discovery_info.address
         self.context["title_placeholders"] = {"name": "Novabot charger"}
+        if self._entries_without_address():
+            return await self.async_step_identify()
         return await self.async_step_settings()
+
+    async def async_step_identify(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask whether the charger heard is one added from the broker."""
+        serial_numbers = sorted(self._entries_without_address())
+        return self.async_show_menu(
+            step_id="identify",
+            menu_options=["settings", "remember"],
+            description_placeholders={"serial_numbers": ", ".join(serial_numbers)},
+        )
+
+    async def async_step_remember(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Remember the Bluetooth address of a charger added from the broker."""
+        adopted = self._entries_without_address()
+        if user_input is not None:
+            assert self._address is not None
+            return self.async_update_reload_and_abort(
+                adopted[user_input[CONF_SERIAL_NUMBER]],
+                data_updates={CONF_ADDRESS: self._address},
+                reason="address_remembered",
+            )
+        return self.async_show_form(
+            step_id="remember",
+            data_schema=pick_one_schema(
+                CONF_SERIAL_NUMBER, {serial: serial for serial in sorted(adopted)}
+            ),
+        )
 
     async def async_step_pick_charger(
         self, user_input: dict[str, Any] | None = None
@@ -86,24 +144,34 @@ class ProvisioningFlow(ConfigFlow):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Move a configured charger to another WiFi or broker (over Bluetooth)."""
+        """Move a configured charger to another WiFi or broker (over Bluetooth).
+
+        Its radio pairing, when known, is offered again: re-sent exactly, the
+        charger cannot drift off its mower.
+        """
         entry = self._get_reconfigure_entry()
+        self._known_radio = known_radio(entry)
+        radio = self._known_radio
         self._typed = {
             CONF_SERIAL_NUMBER: entry.data[CONF_SERIAL_NUMBER],
             CONF_MQTT_HOST: entry.data[CONF_MQTT_HOST],
+            CONF_RADIO: (
+                {CONF_LORA_ADDRESS: radio.address, CONF_LORA_CHANNEL: radio.channel}
+                if radio
+                else {}
+            ),
         }
         return await self.async_step_pick_charger()
 
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for the serial number, the WiFi and the broker; check the broker."""
+        """Ask for the serial number, the WiFi, the broker; check the broker."""
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if self._error:
-            errors["base"], self._error = self._error, None
-            if self._setup:
-                placeholders["ssid"] = self._setup.settings.ssid
+            (field, code, placeholders), self._error = self._error, None
+            errors[field] = code
         elif user_input is not None:
             self._typed = {k: v for k, v in user_input.items() if k != CONF_PASSWORD}
             try:
@@ -117,26 +185,47 @@ class ProvisioningFlow(ConfigFlow):
                 errors = {CONF_MQTT_HOST: err.error}
                 placeholders.update(err.placeholders)
             else:
-                self._setup = ChargerSetup(settings, route, self._address)
+                self._setup = ChargerSetup(
+                    settings, route, self._address, known_radio=self._known_radio
+                )
                 if route.gateway:
                     return await self.async_step_gateway()
-                return await self.async_step_provision()
+                return await self.async_step_confirm()
         return self.async_show_form(
             step_id="settings",
             data_schema=self.add_suggested_values_to_schema(
-                SETTINGS_SCHEMA, await async_suggested_values(self.hass, self._typed)
+                settings_schema(radio_known=self._known_radio is not None),
+                await async_suggested_values(self.hass, self._typed),
             ),
             errors=errors,
             description_placeholders=placeholders,
         )
 
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Say what saving does, before anything is sent (direct mode)."""
+        if user_input is not None:
+            return await self.async_step_provision()
+        return self.async_show_form(step_id="confirm")
+
     async def async_step_gateway(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Say in one sentence why the charger goes through the gateway."""
-        if user_input is not None:
-            return await self.async_step_provision()
+        """Say why the charger goes through the gateway, and what saving does.
+
+        The gateway's port opens once the owner has read this.
+        """
         assert self._setup is not None
+        if user_input is not None:
+            try:
+                await self._broker().async_open_gateway(
+                    self._setup.settings, self._setup.route
+                )
+            except BrokerChoiceError as err:
+                self._error = (CONF_MQTT_HOST, err.error, err.placeholders)
+                return await self.async_step_settings()
+            return await self.async_step_provision()
         return self.async_show_form(
             step_id="gateway",
             description_placeholders=self._setup.gateway_placeholders(),
@@ -150,17 +239,21 @@ class ProvisioningFlow(ConfigFlow):
         if self._run is None:
             assert self._address is not None
             self._run = ProvisioningRun(self.hass, self._address, self._setup.told())
-        if not self._run.task.done():
+        run = self._run
+        if not run.task.done():
+            kept = run.radio_kept and run.step in AFTER_THE_RADIO
             return self.async_show_progress(
                 step_id="provision",
-                progress_action=self._run.step,
-                progress_task=self._run.next_move(),
+                progress_action=f"{run.step}_radio_kept" if kept else run.step,
+                progress_task=run.next_move(),
+                description_placeholders=self._setup.progress_placeholders(),
             )
-        run, self._run = self._run, None
+        self._run = None
         try:
-            self._setup.channel = run.task.result()
+            self._setup.result = run.task.result()
         except ProvisioningFailedError as err:
-            self._error = err.error
+            placeholders = {"ssid": self._setup.settings.ssid}
+            self._error = ("base", err.error, placeholders)
             return self.async_show_progress_done(next_step_id="settings")
         return self.async_show_progress_done(next_step_id="claim")
 
@@ -176,18 +269,9 @@ class ProvisioningFlow(ConfigFlow):
             self._abort_if_unique_id_configured()
 
     def _broker(self) -> BrokerChooser:
-        """The broker choice, with the gateway this charger would use.
-
-        A reconfigured charger keeps its gateway; a new one joins the running
-        one, as one gateway serves every charger.
-        """
+        """The broker choice, with the gateway lease it may take for this flow."""
         if self._broker_chooser is None:
-            if self.source == SOURCE_RECONFIGURE:
-                endpoint = gateway_endpoint(self._get_reconfigure_entry())
-            else:
-                entries = self._async_current_entries(include_ignore=False)
-                endpoint = shared_gateway_endpoint(entries)
-            self._broker_chooser = BrokerChooser(self.hass, *endpoint)
+            self._broker_chooser = BrokerChooser(self.hass)
         return self._broker_chooser
 
     def _bluetooth_chargers(self) -> dict[str, str]:
@@ -196,6 +280,14 @@ class ProvisioningFlow(ConfigFlow):
         if self.source == SOURCE_RECONFIGURE:
             entries = [e for e in entries if e.entry_id != self._reconfigure_entry_id]
         return chargers_heard(self.hass, {e.data.get(CONF_ADDRESS) for e in entries})
+
+    def _entries_without_address(self) -> dict[str, ConfigEntry]:
+        """Chargers set up without Bluetooth (added from the broker), by serial."""
+        return {
+            entry.data[CONF_SERIAL_NUMBER]: entry
+            for entry in self._async_current_entries(include_ignore=False)
+            if not entry.data.get(CONF_ADDRESS)
+        }
 
     async def _async_require_mqtt(self) -> None:
         """Abort unless Home Assistant's MQTT client runs: chargers report there."""

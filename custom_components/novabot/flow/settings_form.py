@@ -1,9 +1,12 @@
 """The settings form: what it asks, what it suggests, how it is checked.
 
-The user types the serial number, the WiFi and the broker; everything is
+The user types the serial number, the WiFi and the broker, and, only to pair
+the radio, a LoRa address and channel in a collapsed section; everything is
 checked against the charger's rules (the protocol library) before anything is
 sent. The broker address suggested is Home Assistant's LAN address: the MQTT
 entry may name a container (``core-mosquitto``) the charger cannot resolve.
+A charger Home Assistant knows the pairing of has it suggested, pinned, and
+the section open: sending it again is what keeps its mower paired.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import mqtt, network
 from homeassistant.const import CONF_PORT
+from homeassistant.data_entry_flow import section
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -24,14 +28,18 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from ..const import (
+    CONF_LORA_ADDRESS,
+    CONF_LORA_CHANNEL,
     CONF_MQTT_HOST,
     CONF_MQTT_PORT,
     CONF_PASSWORD,
+    CONF_RADIO,
     CONF_SERIAL_NUMBER,
     CONF_SSID,
     LOGGER,
 )
-from ..protocol import ProvisioningSettings
+from ..protocol import InvalidSettingsError, ProvisioningSettings
+from ..protocol.commands import MAX_LORA_ADDRESS, MAX_LORA_CHANNEL
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -40,19 +48,39 @@ if TYPE_CHECKING:
 
 DEFAULT_MQTT_PORT = 1883
 
-SETTINGS_SCHEMA = probatio.Schema(
-    {
-        probatio.Required(CONF_SERIAL_NUMBER): TextSelector(),
-        probatio.Required(CONF_SSID): TextSelector(),
-        probatio.Optional(CONF_PASSWORD): TextSelector(
-            TextSelectorConfig(type=TextSelectorType.PASSWORD)
-        ),
-        probatio.Required(CONF_MQTT_HOST): TextSelector(),
-        probatio.Required(CONF_MQTT_PORT): NumberSelector(
-            NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
-        ),
-    }
-)
+RADIO_FIELDS = (CONF_LORA_ADDRESS, CONF_LORA_CHANNEL)
+
+
+def _box(maximum: int) -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(min=0, max=maximum, step=1, mode=NumberSelectorMode.BOX)
+    )
+
+
+def settings_schema(*, radio_known: bool = False) -> probatio.Schema:
+    """The form; the radio section is open when a known pairing is suggested."""
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_SERIAL_NUMBER): TextSelector(),
+            probatio.Required(CONF_SSID): TextSelector(),
+            probatio.Optional(CONF_PASSWORD): TextSelector(
+                TextSelectorConfig(type=TextSelectorType.PASSWORD)
+            ),
+            probatio.Required(CONF_MQTT_HOST): TextSelector(),
+            probatio.Required(CONF_MQTT_PORT): NumberSelector(
+                NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
+            ),
+            probatio.Required(CONF_RADIO): section(
+                probatio.Schema(
+                    {
+                        probatio.Optional(CONF_LORA_ADDRESS): _box(MAX_LORA_ADDRESS),
+                        probatio.Optional(CONF_LORA_CHANNEL): _box(MAX_LORA_CHANNEL),
+                    }
+                ),
+                {"collapsed": not radio_known},
+            ),
+        }
+    )
 
 
 def settings_from_input(
@@ -61,15 +89,36 @@ def settings_from_input(
     """Check what the user typed; raise InvalidSettingsError listing every mistake.
 
     An empty password on a retry keeps the one typed before (held in the
-    flow's memory only), so the user need not type it again.
+    flow's memory only), so the user need not type it again. A mistake in the
+    radio section is reported on the section, where the frontend shows it.
     """
-    return ProvisioningSettings.create(
-        serial_number=user_input[CONF_SERIAL_NUMBER],
-        ssid=user_input[CONF_SSID],
-        password=user_input.get(CONF_PASSWORD) or previous_password or "",
-        mqtt_host=user_input[CONF_MQTT_HOST],
-        mqtt_port=int(user_input[CONF_MQTT_PORT]),
-    )
+    radio = user_input.get(CONF_RADIO) or {}
+    try:
+        return ProvisioningSettings.create(
+            serial_number=user_input[CONF_SERIAL_NUMBER],
+            ssid=user_input[CONF_SSID],
+            password=user_input.get(CONF_PASSWORD) or previous_password or "",
+            mqtt_host=user_input[CONF_MQTT_HOST],
+            mqtt_port=int(user_input[CONF_MQTT_PORT]),
+            lora_address=_whole_number(radio.get(CONF_LORA_ADDRESS)),
+            lora_channel=_whole_number(radio.get(CONF_LORA_CHANNEL)),
+        )
+    except InvalidSettingsError as err:
+        errors = {
+            CONF_RADIO if field in RADIO_FIELDS else field: code
+            for field, code in err.errors.items()
+        }
+        raise InvalidSettingsError(errors) from err
+
+
+def _whole_number(value: Any) -> Any:
+    """A number the form gave, as an int when it is whole; else as it came.
+
+    (The protocol library refuses what is not an int in range.)
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 async def async_suggested_values(
@@ -77,6 +126,7 @@ async def async_suggested_values(
 ) -> dict[str, Any]:
     """What the user typed before, else an address and port the charger can reach."""
     suggested = dict(typed)
+    suggested.setdefault(CONF_RADIO, {})
     if CONF_MQTT_HOST not in suggested:
         try:
             suggested[CONF_MQTT_HOST] = await network.async_get_source_ip(hass)

@@ -1,14 +1,17 @@
-"""One gateway's life: its listening socket and amqtt broker, started and stopped.
+"""One gateway's life: its listening sockets and amqtt broker, started and stopped.
 
-``NovabotGateway`` binds the port, starts amqtt with the gateway's plugin
-(``rules``), then serves connections (``clients``) and relays (``relay``);
-it stops them the other way round, so that nothing outlives it. This module
-imports amqtt: the package loads it in the executor when a gateway starts.
+``NovabotGateway`` starts amqtt with the gateway's plugin (``rules``) and the
+relay (``relay``), then listens on each port a charger was told, all of them
+feeding the same connections (``clients``) and broker. A port is opened or
+closed while the others serve on; closing one ends no connection. It stops
+them the other way round, so that nothing outlives it. This module imports
+amqtt: the package loads it in the executor when a gateway starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 from typing import TYPE_CHECKING, Any
@@ -22,7 +25,7 @@ from ..const import LOGGER
 from .clients import _Clients
 from .connection import _LISTENER
 from .counters import Drop
-from .errors import GatewayPortInUseError, GatewayStartError
+from .errors import GatewayError, GatewayPortInUseError, GatewayStartError
 from .relay import _Relay
 from .rules import _PLUGIN_PATH, _TopicRules
 
@@ -56,29 +59,29 @@ class _NoDataLogFilter(logging.Filter):
 
 
 class NovabotGateway:
-    """The gateway on one port and bind address: socket, broker, rules, clients, relay."""
+    """The gateway on one bind address: sockets, broker, rules, clients, relay."""
 
     def __init__(
-        self,
-        hass: HomeAssistant,
-        port: int,
-        bind_address: str,
-        counters: _Counters,
+        self, hass: HomeAssistant, bind_address: str, counters: _Counters
     ) -> None:
         self._hass = hass
-        self.port = port
         self.bind_address = bind_address
         self._rules = _TopicRules()
         self._clients = _Clients(counters)
         self._relay = _Relay(hass, counters)
-        self._server: asyncio.Server | None = None
+        self._servers: dict[int, asyncio.Server] = {}
         self._broker: Broker | None = None
         self._log_filter = _NoDataLogFilter(counters)
 
     @property
     def running(self) -> bool:
-        """Listening for chargers."""
-        return self._server is not None
+        """The broker is up (whether or not a port is open)."""
+        return self._broker is not None
+
+    @property
+    def ports(self) -> frozenset[int]:
+        """The ports it listens on."""
+        return frozenset(self._servers)
 
     @property
     def serial_numbers(self) -> frozenset[str]:
@@ -86,25 +89,13 @@ class NovabotGateway:
         return self._rules.serial_numbers
 
     async def async_start(self) -> None:
-        """Listen, start the broker and subscribe to commands for admitted chargers."""
-        try:
-            # Bound now (so a taken port fails here), served once amqtt is up.
-            server = await asyncio.start_server(
-                self._clients.async_serve,
-                self.bind_address,
-                self.port,
-                start_serving=False,
-            )
-        except OSError as err:
-            if err.errno == errno.EADDRINUSE:
-                raise GatewayPortInUseError(self.port) from err
-            raise GatewayStartError(self.bind_address, self.port, err) from err
-        self._server = server
+        """Start the broker and relay commands for the admitted chargers."""
         config = BrokerConfig(
-            # The gateway owns the socket: amqtt gets connections as "external".
+            # The gateway owns the sockets: amqtt gets connections as "external"
+            # (it wants a bind value, which it never uses for those).
             listeners={
                 _LISTENER: ListenerConfig(
-                    type=ListenerType.EXTERNAL, bind=f"{self.bind_address}:{self.port}"
+                    type=ListenerType.EXTERNAL, bind=self.bind_address
                 )
             },
             plugins={
@@ -115,21 +106,66 @@ class NovabotGateway:
                 }
             },
         )
-        self._broker = Broker(config, loop=self._hass.loop)
-        await self._broker.start()
+        broker = Broker(config, loop=self._hass.loop)
+        await broker.start()
+        self._broker = broker
         logging.getLogger(_AMQTT_BROKER_LOGGER).addFilter(self._log_filter)
-        self._clients.broker = self._broker
-        await server.start_serving()
-        await self._relay.async_start(self._broker, self._rules.serial_numbers)
-        LOGGER.info("Novabot gateway listening on %s:%s", self.bind_address, self.port)
+        self._clients.broker = broker
+        await self._relay.async_start(broker, self._rules.serial_numbers)
+
+    async def async_listen(self, port: int) -> None:
+        """Accept chargers on ``port`` too; raise GatewayError if it cannot."""
+        if port in self._servers:
+            return
+        self._servers[port] = await self._async_open(self.bind_address, port)
+        LOGGER.info("Novabot gateway listening on %s:%s", self.bind_address, port)
+
+    async def async_stop_listening(self, port: int) -> None:
+        """Accept no more connections on ``port``; those it has go on."""
+        if server := self._servers.pop(port, None):
+            server.close()
+            LOGGER.info("Novabot gateway no longer listens on port %s", port)
+
+    async def async_rebind(self, bind_address: str) -> None:
+        """Listen on every port at ``bind_address`` instead; connections go on.
+
+        Raises GatewayError, back on the old address, when the new one fails.
+        """
+        if bind_address == self.bind_address:
+            return
+        previous, ports = self.bind_address, sorted(self._servers)
+        for port in ports:
+            await self.async_stop_listening(port)
+        try:
+            self.bind_address = bind_address
+            for port in ports:
+                await self.async_listen(port)
+        except GatewayError:
+            for port in ports:
+                await self.async_stop_listening(port)
+            self.bind_address = previous
+            for port in ports:
+                with contextlib.suppress(GatewayError):
+                    await self.async_listen(port)
+            raise
+
+    async def _async_open(self, bind_address: str, port: int) -> asyncio.Server:
+        try:
+            return await asyncio.start_server(
+                self._clients.async_serve, bind_address, port
+            )
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise GatewayPortInUseError(port) from err
+            raise GatewayStartError(bind_address, port, err) from err
 
     async def async_stop(self) -> None:
-        """Disconnect every client and free the port; leaves no task behind."""
+        """Disconnect every client and free the ports; leaves no task behind."""
         self._relay.unsubscribe_all()
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()  # no new connections
+        servers = list(self._servers.values())
+        self._servers.clear()
+        for server in servers:
+            server.close()  # no new connections
         await self._clients.async_end_all()
         await self._relay.async_stop()
         broker, self._broker = self._broker, None
@@ -142,8 +178,9 @@ class NovabotGateway:
             if registry.get(_AMQTT_PLUGIN_NAMESPACE) is broker.plugins_manager:
                 del registry[_AMQTT_PLUGIN_NAMESPACE]
         logging.getLogger(_AMQTT_BROKER_LOGGER).removeFilter(self._log_filter)
-        await server.wait_closed()
-        LOGGER.info("Novabot gateway on %s:%s stopped", self.bind_address, self.port)
+        for server in servers:
+            await server.wait_closed()
+        LOGGER.info("Novabot gateway on %s stopped", self.bind_address)
 
     async def async_admit(self, serial_number: str) -> None:
         """Let a charger in and relay its commands."""

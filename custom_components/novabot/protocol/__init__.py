@@ -4,29 +4,30 @@ A small library with no Home Assistant imports: framing and commands for the
 Bluetooth provisioning session; the status report with the mower's frame the
 charger relays; the queries and mower commands the charger answers on MQTT,
 sent one at a time; the payload cipher of newer firmware; and a probe that
-tells whether a broker admits the charger, both the way firmware v0.3.6 logs in
-(anonymously) and the way v0.4.0 does.
+tells whether a broker admits the charger whichever way it logs in (v0.3.6
+without a login; what v0.4.0 sends is disputed, so any login).
 """
 
 from .broker import (
     ANONYMOUS_LOGIN,
-    CHARGER_LOGINS,
-    FIXED_LOGIN,
     Admission,
     ChargerLogin,
     ProbeOutcome,
     ProbeResult,
+    arbitrary_login,
     probe_broker,
     probe_charger_logins,
 )
-from .channel import CommandChannel
+from .channel import CommandChannel, CommandTooLongError
 from .commands import (
     Command,
     InputError,
     ProvisioningSettings,
+    RadioPairing,
     Reply,
     normalize_serial_number,
     parse_reply,
+    radio_kept,
 )
 from .crypto import PayloadCodec
 from .errors import (
@@ -71,9 +72,7 @@ from .status import MOWER_ANSWERING, REPORT_FIELDS, ChargerStatus, parse_status
 
 __all__ = [
     "ANONYMOUS_LOGIN",
-    "CHARGER_LOGINS",
     "COMMAND_CHARACTERISTIC",
-    "FIXED_LOGIN",
     "MOWER_ANSWERING",
     "REPORT_FIELDS",
     "SERVICE_UUID",
@@ -84,6 +83,7 @@ __all__ = [
     "ChargerStatus",
     "Command",
     "CommandChannel",
+    "CommandTooLongError",
     "FrameAssembler",
     "FrameError",
     "FrameTooLargeError",
@@ -105,9 +105,11 @@ __all__ = [
     "ProvisioningResult",
     "ProvisioningSession",
     "ProvisioningSettings",
+    "RadioPairing",
     "Reply",
     "StepFailedError",
     "WorkStatus",
+    "arbitrary_login",
     "command_topic",
     "decode_message",
     "encode_command",
@@ -122,6 +124,7 @@ __all__ = [
     "parse_status",
     "probe_broker",
     "probe_charger_logins",
+    "radio_kept",
     "serial_number_from_topic",
     "start_run",
     "status_topic",

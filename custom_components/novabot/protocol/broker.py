@@ -1,16 +1,17 @@
-"""Ask a broker whether it admits the charger, the two ways chargers log in.
+"""Ask a broker whether it admits the charger, whichever way it logs in.
 
-Firmware v0.3.6 connects without a username or password; v0.4.0 and later log
-in with a fixed login that is the same for every charger. A charger can be
-updated from one to the other at any time, so a broker is fit for direct mode
-only when it admits both.
+Firmware v0.3.6 connects without a username or password. What v0.4.0 sends is
+disputed: nothing, its serial number, or some login of the vendor's cloud. A
+charger can be updated at any time, so a broker is fit for direct mode only
+when it admits any login: the probe connects without one, and with a username
+and password made up for each probe.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 import secrets
 
@@ -30,22 +31,27 @@ _USERNAME_FLAG = 0x80
 
 @dataclass(frozen=True, slots=True)
 class ChargerLogin:
-    """How one firmware generation logs in to its broker."""
+    """A way a charger may log in, and the firmware known (or said) to use it."""
 
     firmware: str
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
 
 
 ANONYMOUS_LOGIN = ChargerLogin(firmware="v0.3.6")
-# The same for every charger and public knowledge (it is in the firmware), so
-# no more secret than anonymous access.
-FIXED_LOGIN = ChargerLogin(
-    firmware="v0.4.0",
-    username="li9hep19",
-    password="jzd4wac6",  # noqa: S106 - a published constant, not a secret
-)
-CHARGER_LOGINS: tuple[ChargerLogin, ...] = (ANONYMOUS_LOGIN, FIXED_LOGIN)
+
+
+def arbitrary_login() -> ChargerLogin:
+    """A username and password no broker can know: what v0.4.0 might send.
+
+    Made up anew for each probe, so that only a broker admitting any login
+    admits it.
+    """
+    return ChargerLogin(
+        firmware="v0.4.0",
+        username=f"novabot-probe-{secrets.token_hex(4)}",
+        password=secrets.token_urlsafe(12),
+    )
 
 
 class ProbeOutcome(StrEnum):
@@ -82,7 +88,7 @@ class Admission:
 
     @property
     def admits_every_charger(self) -> bool:
-        """Both firmware generations get in: safe for direct mode."""
+        """Every way of logging in gets in: safe for direct mode."""
         return all(
             result.outcome is ProbeOutcome.ACCEPTED for result in self.results.values()
         )
@@ -183,11 +189,12 @@ async def probe_broker(
 async def probe_charger_logins(
     host: str, port: int, timeout: float = PROBE_TIMEOUT
 ) -> Admission:
-    """Probe ``host:port`` with every way a charger logs in, side by side."""
+    """Probe ``host:port`` without a login and with a made-up one, side by side."""
+    logins = (ANONYMOUS_LOGIN, arbitrary_login())
     results = await asyncio.gather(
-        *(probe_broker(host, port, login, timeout) for login in CHARGER_LOGINS)
+        *(probe_broker(host, port, login, timeout) for login in logins)
     )
-    return Admission(dict(zip(CHARGER_LOGINS, results, strict=True)))
+    return Admission(dict(zip(logins, results, strict=True)))
 
 
 def _parse_connack(connack: bytes, writer: asyncio.StreamWriter) -> ProbeResult:

@@ -1,9 +1,12 @@
 """One command at a time: how to talk to a charger without losing anything.
 
 The charger handles one message at a time and drops, without a reply, one that
-arrives while it is busy (up to ~3 s for the mower commands). So commands wait
-in line: each goes out, then the next waits for its ``<command>_respond`` or
-for the reply timeout. Replies are matched to the command that is waiting.
+arrives while it is busy: a mower command keeps it busy 1 to 4 s, while it
+waits for the frame to go out and then checks three times, a second apart,
+for the mower's acknowledgement. So commands wait in line: each goes out, then
+the next waits for its ``<command>_respond`` or for the reply timeout, which is
+longer than the charger can be busy. Replies are matched to the command that is
+waiting, whenever they come (a refusal can come early).
 """
 
 from __future__ import annotations
@@ -13,15 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 from .commands import REPLY_SUFFIX, Reply, parse_reply
 from .errors import InvalidMessageError
-from .messages import encode_command
+from .framing import encode_json
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
     from .crypto import PayloadCodec
 
-REPLY_TIMEOUT = 4.0  # longer than the ~3 s the charger waits for its mower
-MAX_ENCRYPTED_SIZE = 1023  # v0.4.0 drops an encrypted message of 1024 bytes or more
+REPLY_TIMEOUT = 7.0  # the charger answers a mower command within ~4 s
+# v0.4.0 decrypts into a 256-byte buffer: a command's text must be shorter.
+MAX_COMMAND_BYTES = 255
+
+
+class CommandTooLongError(ValueError):
+    """A command's text would not fit the charger's 256-byte buffer."""
 
 
 class CommandChannel:
@@ -50,9 +58,12 @@ class CommandChannel:
 
         Errors of ``publish`` propagate; the next command still gets its turn.
         """
-        payload = encode_command(command, self.codec)
-        if self.codec and len(payload) > MAX_ENCRYPTED_SIZE:
-            raise ValueError("command too long for the charger")
+        text = encode_json(command)
+        if len(text) > MAX_COMMAND_BYTES:
+            raise CommandTooLongError(
+                f"{next(iter(command))} is over {MAX_COMMAND_BYTES} bytes"
+            )
+        payload = self.codec.encrypt(text) if self.codec else text
         reply_type = next(iter(command)) + REPLY_SUFFIX
         async with self._turn:
             future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()

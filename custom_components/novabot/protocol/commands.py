@@ -12,15 +12,12 @@ from .errors import InvalidInputError, InvalidMessageError, InvalidSettingsError
 
 SERIAL_NUMBER_PREFIX = "LFIC"
 AP_PASSWORD = "12345678"  # the charger's own access point; fixed by the firmware
-LORA_ADDRESS = 718
-LORA_CHANNEL = 16
-LORA_HIGH_CHANNEL = 20
-LORA_LOW_CHANNEL = 14
 DEFAULT_MQTT_PORT = 1883
 MIN_SSID_BYTES = 2  # the firmware ignores a one-byte SSID
 MAX_SSID_BYTES = 32
 MAX_MQTT_HOST_BYTES = 29  # a 30-byte slot on the charger, NUL-terminated
-MAX_CHANNEL = 255
+MAX_LORA_ADDRESS = 65535  # a u16
+MAX_LORA_CHANNEL = 80  # a u8 on the wire; the vendor's records hold 0..80
 REPLY_SUFFIX = "_respond"  # a reply's type is its command's name with this suffix
 # Names that resolve only inside Home Assistant's own containers (the Mosquitto
 # add-on is "core-mosquitto"): the charger on the LAN cannot reach them.
@@ -65,6 +62,9 @@ class InputError(StrEnum):
     MQTT_HOST_SPACES = "mqtt_host_spaces"
     MQTT_HOST_CONTAINER = "mqtt_host_container"
     MQTT_PORT_RANGE = "mqtt_port_range"
+    LORA_ADDRESS_RANGE = "lora_address_range"
+    LORA_CHANNEL_RANGE = "lora_channel_range"
+    LORA_PAIR_INCOMPLETE = "lora_pair_incomplete"
 
 
 def normalize_serial_number(value: str) -> str:
@@ -125,14 +125,48 @@ def validate_mqtt_port(value: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class RadioPairing:
+    """The LoRa address and channel a charger and its mower share.
+
+    Every charger has its own address, given at the factory, and its mower is
+    paired to that address and the charger's channel. Telling a charger another
+    pair cuts its mower off, so a pairing is only ever sent when the owner gives
+    one (or re-sent exactly as the charger reported it).
+    """
+
+    address: int
+    channel: int
+
+    @classmethod
+    def create(cls, address: int | None, channel: int | None) -> RadioPairing | None:
+        """Both values checked, or ``None`` for neither; half a pair is an error."""
+        if address is None and channel is None:
+            return None
+        if channel is None:
+            raise InvalidInputError("lora_channel", InputError.LORA_PAIR_INCOMPLETE)
+        if address is None:
+            raise InvalidInputError("lora_address", InputError.LORA_PAIR_INCOMPLETE)
+        if bounded_int(address, MAX_LORA_ADDRESS) is None:
+            raise InvalidInputError("lora_address", InputError.LORA_ADDRESS_RANGE)
+        if bounded_int(channel, MAX_LORA_CHANNEL) is None:
+            raise InvalidInputError("lora_channel", InputError.LORA_CHANNEL_RANGE)
+        return cls(address, channel)
+
+
+@dataclass(frozen=True, slots=True)
 class ProvisioningSettings:
-    """Everything the charger is told, already checked against its rules."""
+    """Everything the charger is told, already checked against its rules.
+
+    ``radio`` is ``None`` unless the owner asked to pair the radio: the charger
+    then keeps the pairing it has.
+    """
 
     serial_number: str
     ssid: str
     password: str = field(repr=False)
     mqtt_host: str
     mqtt_port: int = DEFAULT_MQTT_PORT
+    radio: RadioPairing | None = None
 
     @classmethod
     def create(
@@ -143,23 +177,30 @@ class ProvisioningSettings:
         password: str,
         mqtt_host: str,
         mqtt_port: int = DEFAULT_MQTT_PORT,
+        lora_address: int | None = None,
+        lora_channel: int | None = None,
     ) -> ProvisioningSettings:
         """Validate every field; raise InvalidSettingsError listing all failures."""
         errors: dict[str, str] = {}
 
-        def checked[T](check: Callable[[T], T], value: T) -> T:
+        def checked[T](check: Callable[[], T], fallback: T) -> T:
             try:
-                return check(value)
+                return check()
             except InvalidInputError as err:
                 errors[err.field] = err.code
-                return value
+                return fallback
 
         settings = cls(
-            serial_number=checked(normalize_serial_number, serial_number),
-            ssid=checked(validate_ssid, ssid),
-            password=checked(validate_password, password),
-            mqtt_host=checked(validate_mqtt_host, mqtt_host),
-            mqtt_port=checked(validate_mqtt_port, mqtt_port),
+            serial_number=checked(
+                lambda: normalize_serial_number(serial_number), serial_number
+            ),
+            ssid=checked(lambda: validate_ssid(ssid), ssid),
+            password=checked(lambda: validate_password(password), password),
+            mqtt_host=checked(lambda: validate_mqtt_host(mqtt_host), mqtt_host),
+            mqtt_port=checked(lambda: validate_mqtt_port(mqtt_port), mqtt_port),
+            radio=checked(
+                lambda: RadioPairing.create(lora_address, lora_channel), None
+            ),
         )
         if errors:
             raise InvalidSettingsError(errors)
@@ -181,14 +222,19 @@ def set_rtk_info() -> dict[str, Any]:
     return {Command.SET_RTK_INFO: 0}
 
 
-def set_lora_info() -> dict[str, Any]:
-    """Ask for a LoRa channel; the charger scans and assigns a free one."""
+def set_lora_info(pairing: RadioPairing) -> dict[str, Any]:
+    """Pair the radio: the address and channel, the channel pinned.
+
+    ``hc`` and ``lc`` bound the channels the charger scans for a quiet one;
+    both equal to the channel leave it nowhere else to go.
+    """
+    channel = pairing.channel
     return {
         Command.SET_LORA_INFO: {
-            "addr": LORA_ADDRESS,
-            "channel": LORA_CHANNEL,
-            "hc": LORA_HIGH_CHANNEL,
-            "lc": LORA_LOW_CHANNEL,
+            "addr": pairing.address,
+            "channel": channel,
+            "hc": channel,
+            "lc": channel,
         }
     }
 
@@ -206,14 +252,17 @@ def set_cfg_info() -> dict[str, Any]:
 def provisioning_commands(
     settings: ProvisioningSettings,
 ) -> list[tuple[Command, dict[str, Any]]]:
-    """The five commands of a session, in order."""
+    """The commands of a session, in order; the radio only when it is to be paired."""
+    wifi = set_wifi_info(settings.serial_number, settings.ssid, settings.password)
+    radio = (
+        [(Command.SET_LORA_INFO, set_lora_info(settings.radio))]
+        if settings.radio
+        else []
+    )
     return [
-        (
-            Command.SET_WIFI_INFO,
-            set_wifi_info(settings.serial_number, settings.ssid, settings.password),
-        ),
+        (Command.SET_WIFI_INFO, wifi),
         (Command.SET_RTK_INFO, set_rtk_info()),
-        (Command.SET_LORA_INFO, set_lora_info()),
+        *radio,
         (Command.SET_MQTT_INFO, set_mqtt_info(settings.mqtt_host, settings.mqtt_port)),
         (Command.SET_CFG_INFO, set_cfg_info()),
     ]
@@ -233,16 +282,7 @@ class Reply:
         return self.result == 0
 
 
-def assigned_channel(reply: Reply) -> int | None:
-    """The LoRa channel in a ``set_lora_info`` reply, whichever shape it has.
-
-    Real chargers answer with the channel as the value (``15``) or inside an
-    object (``{"addr": 718, "channel": 17}``); ``None`` when there is none.
-    """
-    value = reply.value
-    if isinstance(value, Mapping):
-        value = value.get("channel")
-    return bounded_int(value, MAX_CHANNEL)
+RESULT_SCAN_TIMED_OUT = 1  # set_lora_info: nothing stored, the old pairing stays
 
 
 def bounded_int(value: Any, high: int) -> int | None:
@@ -252,17 +292,32 @@ def bounded_int(value: Any, high: int) -> int | None:
     return value
 
 
-def step_succeeded(command: Command, reply: Reply) -> bool:
-    """Whether the charger carried out a provisioning step.
+def stored_channel(reply: Reply) -> int | None:
+    """The channel a successful ``set_lora_info`` reply names, if it names one.
 
-    Result 0 (or none) is success. ``set_lora_info`` is the exception: a reply
-    that carries a channel succeeded whatever its result, because the charger
-    stored that channel (it says 1 when it picked another than the one asked
-    for); only a non-zero result without a channel means its scan failed.
+    Chargers answer with the channel as the value (``15``); an object with a
+    ``channel`` is tolerated. A failed step stored nothing: ``None``.
     """
-    if command is Command.SET_LORA_INFO and assigned_channel(reply) is not None:
-        return True
-    return reply.ok
+    if not reply.ok:
+        return None
+    value = reply.value
+    if isinstance(value, Mapping):
+        value = value.get("channel")
+    return bounded_int(value, MAX_LORA_CHANNEL)
+
+
+def radio_kept(command: Command, reply: Reply) -> bool:
+    """Whether ``set_lora_info`` timed out scanning: the charger kept its pairing."""
+    return command is Command.SET_LORA_INFO and reply.result == RESULT_SCAN_TIMED_OUT
+
+
+def step_succeeded(command: Command, reply: Reply) -> bool:
+    """Whether provisioning can go on after this reply.
+
+    Result 0 (or none) is success. A radio scan that timed out stored nothing
+    and hurt nothing: the charger keeps its old pairing, and the session goes on.
+    """
+    return reply.ok or radio_kept(command, reply)
 
 
 def parse_reply(message: Mapping[str, Any]) -> Reply:

@@ -7,9 +7,12 @@ six commands to it; it answers each with whether the mower acknowledged.
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 MIN_CUTTING_HEIGHT_CM = 2
 MAX_CUTTING_HEIGHT_CM = 9
@@ -76,9 +79,31 @@ class MowingArea(IntEnum):
     MAP_3 = 100
     ALL_MAPS = 111
 
+    @property
+    def key(self) -> str:
+        """The area's name as settings and actions spell it (``map_1``...)."""
+        return self.name.lower()
 
-def start_run(area: MowingArea, cutting_height_cm: int) -> dict[str, Any]:
-    """Start mowing ``area`` at ``cutting_height_cm`` (2..9 cm).
+    @classmethod
+    def from_key(cls, key: str) -> MowingArea:
+        """The area a key names; ValueError for any other."""
+        try:
+            return cls[key.upper()]
+        except KeyError:
+            raise ValueError(key) from None
+
+
+def area_mask(areas: Collection[MowingArea]) -> int:
+    """The mask of several areas together: maps 1 and 3 are 101."""
+    if not areas:
+        raise InvalidInputError("area", "area_empty")
+    if MowingArea.ALL_MAPS in areas:
+        return MowingArea.ALL_MAPS
+    return sum(set(areas))  # one decimal digit per map
+
+
+def start_run(areas: Collection[MowingArea], cutting_height_cm: int) -> dict[str, Any]:
+    """Start mowing ``areas`` at ``cutting_height_cm`` (2..9 cm).
 
     The firmware wants all three values as JSON numbers; the cutting height
     travels as centimetres above 2.
@@ -90,7 +115,7 @@ def start_run(area: MowingArea, cutting_height_cm: int) -> dict[str, Any]:
     return {
         MowerCommand.START: {
             "mapName": 0,
-            "area": int(area),
+            "area": area_mask(areas),
             "cutterhigh": cutting_height_cm - MIN_CUTTING_HEIGHT_CM,
         }
     }

@@ -1,4 +1,4 @@
-"""The Bluetooth provisioning session: five commands, in order, each answered."""
+"""The Bluetooth provisioning session: the commands, in order, each answered."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from bleak.exc import BleakError
 from .commands import (
     Command,
     ProvisioningSettings,
+    RadioPairing,
     Reply,
-    assigned_channel,
     parse_reply,
     provisioning_commands,
+    radio_kept,
     step_succeeded,
+    stored_channel,
 )
 from .errors import LinkLostError, NoReplyError, NovabotError, StepFailedError
 from .framing import DEFAULT_CHUNK_SIZE, FrameAssembler, encode_frame
@@ -67,11 +69,13 @@ class BleClient(Protocol):
 class ProvisioningResult:
     """What a successful session leaves behind.
 
-    ``channel`` is the LoRa channel the charger stored; ``None`` when its reply
-    to ``set_lora_info`` succeeded without naming one.
+    ``radio`` is the pairing the charger stored when it was asked to pair its
+    radio (with the channel its reply named); ``None`` when it was not asked,
+    or when its scan timed out (``radio_kept``) and it kept its old pairing.
     """
 
-    channel: int | None
+    radio: RadioPairing | None = None
+    radio_kept: bool = False
 
 
 class ProvisioningSession:
@@ -109,13 +113,15 @@ class ProvisioningSession:
         self,
         settings: ProvisioningSettings,
         on_step: Callable[[Command], None] | None = None,
+        on_reply: Callable[[Command, Reply], None] | None = None,
     ) -> ProvisioningResult:
-        """Send the five commands; return the LoRa channel the charger assigned.
+        """Send the commands; return what the charger stored of its radio.
 
-        Nothing else is sent: a query before ``set_wifi_info`` would make the
-        charger leave provisioning mode.
+        ``on_step`` hears each command as it is sent, ``on_reply`` each reply
+        the session goes on after. Nothing else is sent: a query before
+        ``set_wifi_info`` would make the charger leave provisioning mode.
         """
-        channel: int | None = None
+        result = ProvisioningResult()
         try:
             await self._client.start_notify(COMMAND_CHARACTERISTIC, self._notified)
             for index, (command, message) in enumerate(provisioning_commands(settings)):
@@ -128,11 +134,13 @@ class ProvisioningSession:
                     break
                 if not step_succeeded(command, reply):
                     raise StepFailedError(command, reply.result)
-                if command is Command.SET_LORA_INFO:
-                    channel = assigned_channel(reply)
+                if on_reply:
+                    on_reply(command, reply)
+                if command is Command.SET_LORA_INFO and settings.radio:
+                    result = _radio_outcome(settings.radio, command, reply)
         finally:
             await self._disconnect()
-        return ProvisioningResult(channel=channel)
+        return result
 
     async def _exchange(
         self, command: Command, message: dict[str, Any]
@@ -201,6 +209,19 @@ class ProvisioningSession:
             await self._client.disconnect()
         except (BleakError, EOFError, OSError) as err:
             _LOGGER.debug("Disconnect after provisioning failed: %s", err)
+
+
+def _radio_outcome(
+    asked: RadioPairing, command: Command, reply: Reply
+) -> ProvisioningResult:
+    """What the charger did with the pairing it was asked to store."""
+    if radio_kept(command, reply):
+        return ProvisioningResult(radio_kept=True)
+    # The channel was pinned: a reply without one stored the one asked for.
+    channel = stored_channel(reply)
+    return ProvisioningResult(
+        radio=RadioPairing(asked.address, asked.channel if channel is None else channel)
+    )
 
 
 class _LinkDroppedError(Exception):

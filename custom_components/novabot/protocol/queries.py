@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .commands import MAX_CHANNEL, bounded_int
+from .commands import MAX_LORA_ADDRESS, MAX_LORA_CHANNEL, RadioPairing, bounded_int
 
 FIRMWARE_QUERY = "ota_version_info"
 LORA_QUERY = "get_lora_info"
@@ -25,7 +25,7 @@ def firmware_query() -> dict[str, Any]:
 
 
 def lora_query() -> dict[str, Any]:
-    """Ask for the LoRa channel and the radio's ambient noise."""
+    """Ask for the radio's pairing (address, channel) and its ambient noise."""
     return {LORA_QUERY: None}
 
 
@@ -44,20 +44,28 @@ def firmware_version(value: Any) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class LoraInfo:
-    """The charger's LoRa radio: its channel and the ambient noise in dBm."""
+    """The charger's LoRa radio: its address and channel, and the noise in dBm."""
 
+    address: int | None
     channel: int | None
     noise_dbm: int | None
+
+    @property
+    def pairing(self) -> RadioPairing | None:
+        """The address and channel its mower must share, when both are known."""
+        if self.address is None or self.channel is None:
+            return None
+        return RadioPairing(self.address, self.channel)
 
 
 def lora_info(value: Any) -> LoraInfo | None:
     """Read a ``get_lora_info`` reply's value (``{"channel", "addr", "rssi"}``)."""
     if not isinstance(value, Mapping):
         return None
-    channel = bounded_int(value.get("channel"), MAX_CHANNEL)
     # -1, the failed measurement, is no reading.
     rssi = bounded_int(value.get("rssi"), NOISE_OFFSET - 1)
     return LoraInfo(
-        channel=channel,
+        address=bounded_int(value.get("addr"), MAX_LORA_ADDRESS),
+        channel=bounded_int(value.get("channel"), MAX_LORA_CHANNEL),
         noise_dbm=None if rssi is None else rssi - NOISE_OFFSET,
     )

@@ -7,10 +7,15 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import InvalidMessageError
+from .mower import WorkStatus, work_status
 
 STATUS_KEY = "up_status_info"
 UINT32_MAX = 2**32 - 1
 MISSES_BEFORE_STALE = 2  # mower_error counts the heartbeats the mower missed
+# Byte 1 of mower_status, the mower's recharge status: on its charger, or
+# driving back to it.
+RECHARGE_ON_CHARGER = 9
+RECHARGE_HEADING_HOME = frozenset({1, 2, 50, 53, 191, 192, 193})
 
 _REQUIRED_FIELDS = ("charger_status",)
 _MOWER_FIELDS = (
@@ -80,9 +85,41 @@ class ChargerStatus:
         return self.mower_error is None or self.mower_error < MISSES_BEFORE_STALE
 
     @property
+    def mower_heard(self) -> bool:
+        """The charger relays a mower: one answers, and has sent its frame."""
+        return (
+            self.mower_error is not None
+            and self.mower_answering
+            and bool(self.mower_status or self.mower_info)
+        )
+
+    @property
     def mower_work_status(self) -> int | None:
         """Byte 2 of ``mower_status``: the mower's work status code."""
         return None if self.mower_status is None else (self.mower_status >> 16) & 0xFF
+
+    @property
+    def work_status_label(self) -> WorkStatus | None:
+        """What the work status code means, when it has a settled meaning."""
+        code = self.mower_work_status
+        return None if code is None else work_status(code)
+
+    @property
+    def mower_recharge_status(self) -> int | None:
+        """Byte 1 of ``mower_status``: where the mower is with its charging."""
+        return None if self.mower_status is None else (self.mower_status >> 8) & 0xFF
+
+    @property
+    def mower_on_charger(self) -> bool | None:
+        """The mower stands on its charger (recharge status 9)."""
+        code = self.mower_recharge_status
+        return None if code is None else code == RECHARGE_ON_CHARGER
+
+    @property
+    def mower_heading_home(self) -> bool | None:
+        """The mower drives back to its charger, whatever its work status says."""
+        code = self.mower_recharge_status
+        return None if code is None else code in RECHARGE_HEADING_HOME
 
     @property
     def mower_battery(self) -> int | None:
