@@ -78,12 +78,16 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 @pytest.fixture(autouse=True)
-def quick_replies() -> Generator[None]:
-    """Wait 0.2 s for a reply that does not come, not 4 s.
+def quick_replies(request: pytest.FixtureRequest) -> Generator[None]:
+    """In tests with Home Assistant, wait 0.2 s for a reply that does not come.
 
     The virtual charger on MQTT answers at once; the end-to-end tests, whose
-    charger is a process, keep the real wait (their conftest says so).
+    charger is a process, keep the real wait (their conftest says so), and so
+    do the protocol tests, which play the firmware's timings on a virtual clock.
     """
+    if "hass" not in request.fixturenames:
+        yield
+        return
     with patch("custom_components.novabot.protocol.channel.REPLY_TIMEOUT", 0.2):
         yield
 

@@ -64,6 +64,9 @@ class Mosquitto:
 
     ``allow_anonymous``: whether clients without a login are admitted.
     ``users``: ``{name: password}``. ``acl``: the text of an ACL file.
+    ``config``: a whole configuration instead of the one these options make, with
+    ``{port}`` and ``{directory}`` filled in (the password file is
+    ``{directory}/passwords``); ``files``: more files for it, by name.
     ``port``: a fixed port; by default a free one is picked once and kept
     across restarts. ``directory``: where its files go, kept after a stop; by
     default a temporary directory, removed by :meth:`stop`. ``log_types``:
@@ -76,6 +79,8 @@ class Mosquitto:
         allow_anonymous: bool = True,
         users: Mapping[str, str] | None = None,
         acl: str | None = None,
+        config: str | None = None,
+        files: Mapping[str, str] | None = None,
         port: int | None = None,
         directory: Path | None = None,
         log_types: Sequence[str] = EVERYTHING,
@@ -83,6 +88,8 @@ class Mosquitto:
         self.allow_anonymous = allow_anonymous
         self.users = dict(users or {})
         self.acl = acl
+        self.config = config
+        self.files = dict(files or {})
         self.log_types = tuple(log_types)
         self._port = port
         self._keep_directory = directory is not None
@@ -235,13 +242,18 @@ class Mosquitto:
                     capture_output=True,
                 )
             passwords.chmod(0o644)
-        if self.acl is not None:
-            acl = self._directory / "acl"
-            acl.write_text(self.acl)
-            acl.chmod(0o644)
+        files = {**self.files, **({"acl": self.acl} if self.acl is not None else {})}
+        for name, text in files.items():
+            path = self._directory / name
+            path.write_text(text)
+            path.chmod(0o644)
 
     def _config_text(self) -> str:
         assert self._directory is not None
+        if self.config is not None:
+            logging = ["log_dest stderr", *(f"log_type {t}" for t in self.log_types)]
+            text = self.config.format(port=self.port, directory=self._directory)
+            return "\n".join([text, "persistence false", *logging]) + "\n"
         lines = [
             f"listener {self.port} {HOST}",
             f"allow_anonymous {'true' if self.allow_anonymous else 'false'}",

@@ -1,4 +1,4 @@
-"""The broker probe, both ways chargers log in, against real Mosquitto and fakes."""
+"""The broker probe: no login and a made-up one, against real Mosquitto and fakes."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ import pytest
 
 from custom_components.novabot.protocol import (
     ANONYMOUS_LOGIN,
-    CHARGER_LOGINS,
-    FIXED_LOGIN,
     Admission,
     ChargerLogin,
     ProbeOutcome,
     ProbeResult,
+    arbitrary_login,
     probe_broker,
     probe_charger_logins,
 )
@@ -188,59 +187,102 @@ def connect_with_login(username: str, password: str) -> bytes:
     return bytes([0x10, len(body)]) + body
 
 
-# --- both firmware generations ------------------------------------------------------
+# --- any login ----------------------------------------------------------------------
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ACCEPTED = ProbeResult(ProbeOutcome.ACCEPTED, return_code=0)
 NOT_AUTHORISED = ProbeResult(ProbeOutcome.REFUSED, return_code=5)
+SERIAL = "LFIC1230700123"
+# The ways chargers may log in: none (v0.3.6); what v0.4.0 sends is disputed:
+# one charger's cloud account, its serial number, or anything at all.
+EVERY_LOGIN = {
+    "anonymous": ANONYMOUS_LOGIN,
+    "li9hep19": ChargerLogin("v0.4.0", "li9hep19", "jzd4wac6"),
+    "serial number": ChargerLogin("v0.4.0", SERIAL),
+    "random": ChargerLogin("v0.4.0", "rnd-7f3a9c", "Zq8-lK2x"),
+}
 
 
-def test_chargers_log_in_anonymously_or_with_the_fixed_v040_login() -> None:
-    assert CHARGER_LOGINS == (ANONYMOUS_LOGIN, FIXED_LOGIN)
+def test_the_probe_has_no_fixed_login_of_a_charger() -> None:
+    # li9hep19 is one charger's cloud account: probing with it proves nothing.
+    first, second = arbitrary_login(), arbitrary_login()
+
     assert (ANONYMOUS_LOGIN.username, ANONYMOUS_LOGIN.password) == (None, None)
-    assert (FIXED_LOGIN.username, FIXED_LOGIN.password) == ("li9hep19", "jzd4wac6")
-    assert (ANONYMOUS_LOGIN.firmware, FIXED_LOGIN.firmware) == ("v0.3.6", "v0.4.0")
+    assert first.username
+    assert first.password
+    assert (first.username, first.password) != (second.username, second.password)
+    assert "li9hep19" not in {first.username, second.username}
+    assert "jzd4wac6" not in repr(first)
+    assert first.password not in repr(first)
+
+
+async def test_the_probe_connects_without_a_login_and_with_a_made_up_one(
+    tcp_server: ServerFactory,
+) -> None:
+    connects: list[bytes] = []
+
+    async def accept(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        connects.append(await read_connect(reader))
+        writer.write(b"\x20\x02\x00\x00")
+        with contextlib.suppress(ConnectionError):
+            await reader.read()  # until the probe closes
+
+    port = await tcp_server(accept)
+
+    first = await probe_charger_logins("127.0.0.1", port, timeout=2)
+    second = await probe_charger_logins("127.0.0.1", port, timeout=2)
+
+    assert first.admits_every_charger
+    logins = [*first.results, *second.results]
+    assert logins[0] == logins[2] == ANONYMOUS_LOGIN
+    assert logins[1] != logins[3]  # made up again for each probe
+    flags = sorted(packet[9] for packet in connects)
+    assert flags == [0x02, 0x02, 0xC2, 0xC2]  # none; username and password
+    made_up = [packet for packet in connects if packet[9] == 0xC2]
+    assert made_up[0] != made_up[1]
 
 
 @pytest.mark.parametrize(
     ("broker", "refused"),
     [
         ({"allow_anonymous": True}, ()),
-        # Anonymous clients welcome, but the login is not in its password file:
-        # direct mode would lock the charger out after its update to v0.4.0.
-        (
-            {"allow_anonymous": True, "users": {"homeassistant": "pw"}},
-            (FIXED_LOGIN,),
-        ),
+        # Anonymous clients welcome, but a password file: a charger that logs in
+        # with a name the file lacks is refused, so no direct mode.
+        ({"allow_anonymous": True, "users": {"homeassistant": "pw"}}, ("v0.4.0",)),
         (
             {"allow_anonymous": False, "users": {"homeassistant": "pw"}},
-            (ANONYMOUS_LOGIN, FIXED_LOGIN),
+            ("v0.3.6", "v0.4.0"),
         ),
+        # Knowing li9hep19 proves nothing: it is one charger's account.
         (
             {"allow_anonymous": False, "users": {"li9hep19": "jzd4wac6"}},
-            (ANONYMOUS_LOGIN,),
+            ("v0.3.6", "v0.4.0"),
         ),
     ],
     ids=[
-        "anonymous-without-password-file-admits-both",
-        "password-file-refuses-the-v040-login",
+        "anonymous-without-password-file-admits-any-login",
+        "password-file-refuses-a-login-it-does-not-know",
         "like-the-addon-refuses-both",
-        "only-the-v040-login-refuses-v036",
+        "a-broker-knowing-li9hep19-is-not-enough",
     ],
 )
-async def test_each_way_chargers_log_in_is_probed(
+async def test_direct_mode_only_for_a_broker_that_admits_any_login(
     mosquitto_factory: MosquittoFactory,
     broker: dict[str, Any],
-    refused: tuple[ChargerLogin, ...],
+    refused: tuple[str, ...],
 ) -> None:
     mosquitto = mosquitto_factory(**broker)
 
     admission = await probe_charger_logins(mosquitto.host, mosquitto.port)
 
-    assert admission.refused_logins == refused
+    assert tuple(login.firmware for login in admission.refused_logins) == refused
     assert admission.admits_every_charger is (refused == ())
     assert admission.failure is None
-    assert dict.fromkeys(refused, NOT_AUTHORISED).items() <= admission.results.items()
+    assert all(
+        admission.results[login] == NOT_AUTHORISED for login in admission.refused_logins
+    )
 
 
 def readme_block(first_line: str) -> str:
@@ -252,47 +294,90 @@ def readme_block(first_line: str) -> str:
     raise AssertionError(f"no README code block starts with {first_line!r}")
 
 
-async def test_the_readme_direct_mode_example_admits_both_to_their_topics_only(
-    mosquitto_factory: MosquittoFactory,
-) -> None:
-    broker = mosquitto_factory(
-        allow_anonymous=True,
-        users={"li9hep19": "jzd4wac6", "homeassistant": "pw"},
-        acl=readme_block("# /etc/mosquitto/acl"),
-    )
+@pytest.fixture
+def readme_broker(mosquitto_factory: MosquittoFactory) -> tuple[Mosquitto, int]:
+    """Mosquitto with the README's direct-mode configuration, on free ports.
 
-    admission = await probe_charger_logins(broker.host, broker.port)
+    Its main listener (1883 in the README) is the broker's port, the chargers'
+    (1884) the second value; only ports, addresses and paths are adapted.
+    """
+    from tests.mosquitto import free_port
+
+    chargers_port = free_port()
+    config = (
+        readme_block("# /etc/mosquitto/conf.d/novabot.conf")
+        .replace("listener 1883", "listener {port} 127.0.0.1")
+        .replace("listener 1884", f"listener {chargers_port} 127.0.0.1")
+        .replace("/etc/mosquitto/passwd", "{directory}/passwords")
+        .replace("/etc/mosquitto/", "{directory}/")
+    )
+    broker = mosquitto_factory(
+        config=config,
+        users={"homeassistant": "pw"},
+        files={"novabot.acl": readme_block("# /etc/mosquitto/novabot.acl")},
+    )
+    return broker, chargers_port
+
+
+async def test_the_readme_direct_mode_broker_passes_the_probe(
+    readme_broker: tuple[Mosquitto, int],
+) -> None:
+    broker, chargers_port = readme_broker
+
+    admission = await probe_charger_logins(broker.host, chargers_port)
 
     assert admission.admits_every_charger
-    for login in CHARGER_LOGINS:
-        received = await topics_delivered(
-            broker, login, ["homeassistant/status", "Dart/Send_mqtt/LFIC1230700123"]
-        )
-        assert received == "Dart/Send_mqtt/LFIC1230700123", login.firmware
 
 
-async def topics_delivered(broker: Mosquitto, login: Any, topics: list[str]) -> str:
-    """Subscribe to everything as ``login``; Home Assistant publishes to ``topics``.
+@pytest.mark.parametrize("login", EVERY_LOGIN.values(), ids=EVERY_LOGIN)
+async def test_the_readme_direct_mode_broker_admits_any_login_to_dart_only(
+    readme_broker: tuple[Mosquitto, int], login: ChargerLogin
+) -> None:
+    broker, chargers_port = readme_broker
 
-    Returns the topic of the first message the charger receives: messages on
-    topics its ACL denies never arrive.
+    received = await topics_relayed(
+        broker,
+        chargers_port,
+        login,
+        [
+            "homeassistant/status",
+            "homeassistant/sensor/x/config",
+            f"Dart/Receive_mqtt/{SERIAL}",
+        ],
+    )
+
+    # Messages its ACL denies never reach Home Assistant: the first to arrive
+    # is the last one published, the charger's report.
+    assert received == f"Dart/Receive_mqtt/{SERIAL}"
+
+
+async def topics_relayed(
+    broker: Mosquitto, chargers_port: int, login: ChargerLogin, topics: list[str]
+) -> str:
+    """The charger publishes to ``topics``; what Home Assistant receives first.
+
+    Home Assistant logs in on the main listener and subscribes to everything.
     """
-    home_assistant = ChargerLogin("-", "homeassistant", "pw")
-    charger = await mqtt_session(broker, "acl-charger", login)
-    publisher = await mqtt_session(broker, "acl-publisher", home_assistant)
+    home_assistant = await mqtt_session(
+        broker.host,
+        broker.port,
+        "acl-home-assistant",
+        ChargerLogin("-", "homeassistant", "pw"),
+    )
+    charger = await mqtt_session(broker.host, chargers_port, "ESP32_1a2b3c", login)
     try:
-        reader, writer = charger
+        reader, writer = home_assistant
         body = (1).to_bytes(2) + utf8("#") + b"\x00"
         writer.write(bytes([0x82, len(body)]) + body)
         assert (await reader.readexactly(5))[:2] == b"\x90\x03"  # SUBACK
         for topic in topics:
             publish = utf8(topic) + b"payload"
-            publisher[1].write(bytes([0x30, len(publish)]) + publish)
+            charger[1].write(bytes([0x30, len(publish)]) + publish)
         header = await asyncio.wait_for(reader.readexactly(2), 5)
         body = await reader.readexactly(header[1])
         return body[2 : 2 + int.from_bytes(body[:2])].decode()
     finally:
-        for _, session_writer in (charger, publisher):
+        for _, session_writer in (charger, home_assistant):
             session_writer.close()
             await session_writer.wait_closed()
 
@@ -302,27 +387,30 @@ def utf8(value: str) -> bytes:
 
 
 async def mqtt_session(
-    broker: Mosquitto, client_id: str, login: ChargerLogin
+    host: str, port: int, client_id: str, login: ChargerLogin
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A connected MQTT 3.1.1 session."""
-    reader, writer = await asyncio.open_connection(broker.host, broker.port)
+    reader, writer = await asyncio.open_connection(host, port)
     writer.write(connect_packet(client_id, login))
     assert await reader.readexactly(4) == b"\x20\x02\x00\x00"
     return reader, writer
 
 
+@pytest.mark.parametrize("login", EVERY_LOGIN.values(), ids=EVERY_LOGIN)
 async def test_mosquitto_answers_a_connect_half_closed_right_after(
-    mosquitto: Mosquitto,
+    mosquitto: Mosquitto, login: ChargerLogin
 ) -> None:
     # Stock chargers send FIN right after their CONNECT; the broker must answer.
-    for login in CHARGER_LOGINS:
-        reader, writer = await asyncio.open_connection(mosquitto.host, mosquitto.port)
-        writer.write(connect_packet("ESP32_1a2b3c", login))
-        writer.write_eof()
+    reader, writer = await asyncio.open_connection(mosquitto.host, mosquitto.port)
+    writer.write(connect_packet("ESP32_1a2b3c", login))
+    writer.write_eof()
 
-        assert await asyncio.wait_for(reader.readexactly(4), 5) == (b"\x20\x02\x00\x00")
-        writer.close()
-        await writer.wait_closed()
+    assert await asyncio.wait_for(reader.readexactly(4), 5) == (b"\x20\x02\x00\x00")
+    writer.close()
+    await writer.wait_closed()
+
+
+MADE_UP = arbitrary_login()
 
 
 @pytest.mark.parametrize(
@@ -333,13 +421,13 @@ async def test_mosquitto_answers_a_connect_half_closed_right_after(
         (
             (ACCEPTED, ProbeResult(ProbeOutcome.REFUSED, return_code=4)),
             False,
-            (FIXED_LOGIN,),
+            (MADE_UP,),
             None,
         ),
         (
             (ProbeResult(ProbeOutcome.REFUSED, return_code=3), NOT_AUTHORISED),
             False,
-            (FIXED_LOGIN,),
+            (MADE_UP,),
             ProbeResult(ProbeOutcome.REFUSED, return_code=3),
         ),
         (
@@ -355,7 +443,7 @@ async def test_mosquitto_answers_a_connect_half_closed_right_after(
             ProbeResult(ProbeOutcome.UNREACHABLE),
         ),
     ],
-    ids=["both", "v036 refused", "v040 refused", "refused 3", "not mqtt", "nobody"],
+    ids=["both", "none refused", "made-up refused", "refused 3", "not mqtt", "nobody"],
 )
 def test_admission_summarises_both_results(
     results: tuple[ProbeResult, ProbeResult],
@@ -363,17 +451,19 @@ def test_admission_summarises_both_results(
     refused: tuple[Any, ...],
     failure: ProbeResult | None,
 ) -> None:
-    admission = Admission(dict(zip(CHARGER_LOGINS, results, strict=True)))
+    admission = Admission(dict(zip((ANONYMOUS_LOGIN, MADE_UP), results, strict=True)))
 
     assert admission.admits_every_charger is direct
     assert admission.refused_logins == refused
     assert admission.failure == failure
 
 
-async def test_the_v040_probe_sends_the_fixed_login(fake_broker: BrokerFactory) -> None:
+async def test_a_login_probe_sends_its_username_and_password(
+    fake_broker: BrokerFactory,
+) -> None:
     port, broker = await fake_broker(b"\x20\x02\x00\x00")
 
-    result = await probe_broker("127.0.0.1", port, FIXED_LOGIN, timeout=2)
+    result = await probe_broker("127.0.0.1", port, EVERY_LOGIN["li9hep19"], timeout=2)
 
     assert result.outcome is ProbeOutcome.ACCEPTED
     packet = broker.connect

@@ -9,11 +9,14 @@ import pytest
 
 from custom_components.novabot.protocol import (
     CommandChannel,
+    CommandTooLongError,
     PayloadCodec,
     Reply,
     decode_message,
 )
+from custom_components.novabot.protocol.channel import MAX_COMMAND_BYTES, REPLY_TIMEOUT
 from custom_components.novabot.protocol.framing import encode_json
+from tests.virtual_time import run_in_virtual_time
 
 SERIAL = "LFIC1230700123"
 CODEC = PayloadCodec(SERIAL)
@@ -133,14 +136,60 @@ async def test_commands_are_encrypted_once_the_charger_encrypts(
     await request
 
 
-async def test_an_encrypted_command_of_1024_bytes_is_refused(
-    channel: CommandChannel, charger: Charger
-) -> None:
-    channel.codec = CODEC
+def command_of(size: int) -> dict[str, Any]:
+    """A mower command whose JSON text is exactly ``size`` bytes."""
+    command: dict[str, Any] = {"start_run": {"mapName": 0, "area": 1, "pad": ""}}
+    command["start_run"]["pad"] = "x" * (size - len(encode_json(command)))
+    assert len(encode_json(command)) == size
+    return command
 
-    with pytest.raises(ValueError, match="too long"):
-        await channel.request({"start_run": {"padding": "x" * 1000}})
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_a_command_of_255_bytes_goes_out_and_one_of_256_is_refused(
+    channel: CommandChannel, charger: Charger, encrypted: bool
+) -> None:
+    # v0.4.0 decrypts into a 256-byte buffer: the text must be shorter.
+    channel.codec = CODEC if encrypted else None
+
+    with pytest.raises(CommandTooLongError):
+        await channel.request(command_of(MAX_COMMAND_BYTES + 1))
     assert charger.received == []
+
+    request = asyncio.create_task(channel.request(command_of(MAX_COMMAND_BYTES)))
+    payload = await charger.next_message()
+    channel.reply_received(respond("start_run"))
+    assert (await request).ok
+    text = CODEC.decrypt(payload) if encrypted else payload
+    assert len(text) == MAX_COMMAND_BYTES == 255
+
+
+async def reply_after(seconds: float, result: int = 0) -> Reply | None:
+    """A mower command whose reply the charger sends ``seconds`` later."""
+    channel = CommandChannel(Charger().publish)
+    asyncio.get_running_loop().call_later(
+        seconds, channel.reply_received, respond("go_pile", result)
+    )
+    return await channel.request({"go_pile": {}})
+
+
+def test_a_mower_command_waits_more_than_6_s_for_its_reply() -> None:
+    # The charger waits up to 1 s for the frame to go out, then checks three
+    # times, a second apart: its reply can come 4 s later, sometimes more.
+    reply, waited = run_in_virtual_time(reply_after(5.9))
+    nothing, gave_up = run_in_virtual_time(reply_after(60))
+
+    assert reply == Reply("go_pile_respond", 0, None)
+    assert waited == pytest.approx(5.9)
+    assert nothing is None
+    assert gave_up == pytest.approx(REPLY_TIMEOUT)
+    assert REPLY_TIMEOUT >= 6
+
+
+def test_an_early_refusal_is_taken_at_once() -> None:
+    reply, waited = run_in_virtual_time(reply_after(1.0, result=1))
+
+    assert reply == Reply("go_pile_respond", 1, None)
+    assert waited == pytest.approx(1.0)
 
 
 async def test_a_failed_publish_frees_the_channel_for_the_next_command(

@@ -14,13 +14,14 @@ from custom_components.novabot.protocol import (
     InvalidMessageError,
     InvalidSettingsError,
     ProvisioningSettings,
+    RadioPairing,
     Reply,
     normalize_serial_number,
     parse_reply,
+    radio_kept,
 )
 from custom_components.novabot.protocol.commands import (
     PROVISIONING_ORDER,
-    assigned_channel,
     provisioning_commands,
     set_cfg_info,
     set_lora_info,
@@ -28,6 +29,7 @@ from custom_components.novabot.protocol.commands import (
     set_rtk_info,
     set_wifi_info,
     step_succeeded,
+    stored_channel,
     validate_mqtt_host,
     validate_mqtt_port,
     validate_password,
@@ -70,9 +72,10 @@ def test_set_rtk_info_is_zero() -> None:
     assert wire(set_rtk_info()) == '{"set_rtk_info":0}'
 
 
-def test_set_lora_info_requests_the_vendor_values() -> None:
-    assert wire(set_lora_info()) == (
-        '{"set_lora_info":{"addr":718,"channel":16,"hc":20,"lc":14}}'
+def test_set_lora_info_sends_the_pairing_given_with_the_channel_pinned() -> None:
+    # hc = lc = channel: the charger has no other channel to scan onto.
+    assert wire(set_lora_info(RadioPairing(address=3251, channel=23))) == (
+        '{"set_lora_info":{"addr":3251,"channel":23,"hc":23,"lc":23}}'
     )
 
 
@@ -104,20 +107,37 @@ def test_reply_type_is_command_name_with_respond_suffix() -> None:
     ]
 
 
-def test_provisioning_commands_follow_the_settings_in_order() -> None:
+def test_provisioning_leaves_the_radio_pairing_alone_by_default() -> None:
     settings = ProvisioningSettings.create(**VALID)
 
     commands = provisioning_commands(settings)
 
-    assert [command for command, _ in commands] == list(PROVISIONING_ORDER)
+    assert settings.radio is None
     assert [message for _, message in commands] == [
         set_wifi_info(SERIAL, "Home", "correct horse"),
         set_rtk_info(),
-        set_lora_info(),
         set_mqtt_info("192.168.1.10", 1883),
         set_cfg_info(),
     ]
     assert all(list(message) == [command] for command, message in commands)
+
+
+def test_a_pairing_the_owner_gives_is_sent_in_its_place_in_the_order() -> None:
+    settings = ProvisioningSettings.create(**VALID, lora_address=3251, lora_channel=23)
+
+    commands = provisioning_commands(settings)
+
+    assert [command for command, _ in commands] == list(PROVISIONING_ORDER)
+    assert commands[2][1] == set_lora_info(RadioPairing(3251, 23))
+
+
+def test_saving_never_erases_the_stored_settings() -> None:
+    # set_cfg_info 0 would erase everything, the radio pairing included.
+    settings = ProvisioningSettings.create(**VALID, lora_address=1, lora_channel=1)
+
+    assert [message for command, message in provisioning_commands(settings)][-1] == {
+        "set_cfg_info": 1
+    }
 
 
 # --- replies ----------------------------------------------------------------------
@@ -157,42 +177,55 @@ def test_reply_with_non_zero_result_is_a_failure(result: int) -> None:
 @pytest.mark.parametrize(
     ("message", "channel"),
     [
+        ({"value": 15}, 15),  # as captured from a real charger
         ({"result": 0, "value": 15}, 15),
-        ({"value": 15}, 15),
-        ({"result": 0, "value": {"addr": 718, "channel": 17}}, 17),
-        ({"result": 1, "value": {"addr": 718, "channel": 20}}, 20),
+        ({"result": 0, "value": {"addr": 3251, "channel": 17}}, 17),  # tolerated
         ({"value": 0}, 0),
-        ({"value": 255}, 255),
+        ({"value": 80}, 80),
     ],
 )
-def test_lora_reply_with_a_channel_succeeded_whatever_its_result(
+def test_the_integer_value_of_a_lora_reply_is_the_channel_stored(
     message: dict[str, Any], channel: int
 ) -> None:
     reply = parse_reply({"type": "set_lora_info_respond", "message": message})
 
-    assert assigned_channel(reply) == channel
+    assert stored_channel(reply) == channel
     assert step_succeeded(Command.SET_LORA_INFO, reply)
+    assert not radio_kept(Command.SET_LORA_INFO, reply)
 
 
 @pytest.mark.parametrize(
-    "value", [None, "15", 15.0, True, -1, 256, {"addr": 718}, {"channel": "17"}, [15]]
+    "value",
+    [None, "15", 15.0, True, -1, 81, 256, {"addr": 3251}, {"channel": "17"}, [15]],
 )
 def test_lora_reply_without_a_usable_channel_has_none(value: object) -> None:
     reply = parse_reply({"type": "set_lora_info_respond", "message": {"value": value}})
 
-    assert assigned_channel(reply) is None
+    assert stored_channel(reply) is None
 
 
 @pytest.mark.parametrize(
-    ("message", "succeeded"),
-    [({"result": 1}, False), ({"result": 1, "value": None}, False), ({}, True)],
+    "message",
+    [{"result": 1}, {"result": 1, "value": None}, {"result": 1, "value": 20}],
 )
-def test_lora_reply_without_a_channel_succeeded_only_with_result_zero(
-    message: dict[str, Any], succeeded: bool
+def test_lora_result_1_is_a_scan_that_timed_out_and_stored_nothing(
+    message: dict[str, Any],
 ) -> None:
     reply = parse_reply({"type": "set_lora_info_respond", "message": message})
 
-    assert step_succeeded(Command.SET_LORA_INFO, reply) is succeeded
+    assert radio_kept(Command.SET_LORA_INFO, reply)
+    assert stored_channel(reply) is None  # not "another channel was chosen"
+    assert step_succeeded(Command.SET_LORA_INFO, reply)  # provisioning goes on
+
+
+@pytest.mark.parametrize("result", [2, 3, -1])
+def test_any_other_non_zero_lora_result_is_a_failed_step(result: int) -> None:
+    reply = parse_reply(
+        {"type": "set_lora_info_respond", "message": {"result": result}}
+    )
+
+    assert not step_succeeded(Command.SET_LORA_INFO, reply)
+    assert not radio_kept(Command.SET_LORA_INFO, reply)
 
 
 @pytest.mark.parametrize("command", [c for c in Command if c != Command.SET_LORA_INFO])
@@ -444,6 +477,36 @@ def test_password_is_not_in_the_settings_repr() -> None:
     assert "hunter2hunter2" not in repr(settings)
     assert "hunter2hunter2" not in str(settings)
     assert "Home" in repr(settings)
+
+
+@pytest.mark.parametrize(("address", "channel"), [(0, 0), (65535, 80), (3251, 15)])
+def test_a_radio_pairing_in_range_is_kept(address: int, channel: int) -> None:
+    settings = ProvisioningSettings.create(
+        **VALID, lora_address=address, lora_channel=channel
+    )
+
+    assert settings.radio == RadioPairing(address, channel)
+
+
+@pytest.mark.parametrize(
+    ("address", "channel", "errors"),
+    [
+        (65536, 15, {"lora_address": "lora_address_range"}),
+        (-1, 15, {"lora_address": "lora_address_range"}),
+        (True, 15, {"lora_address": "lora_address_range"}),
+        (12.5, 15, {"lora_address": "lora_address_range"}),
+        (3251, 81, {"lora_channel": "lora_channel_range"}),
+        (3251, None, {"lora_channel": "lora_pair_incomplete"}),
+        (None, 15, {"lora_address": "lora_pair_incomplete"}),
+    ],
+)
+def test_half_a_pairing_or_one_out_of_range_is_refused(
+    address: Any, channel: Any, errors: dict[str, str]
+) -> None:
+    with pytest.raises(InvalidSettingsError) as err:
+        ProvisioningSettings.create(**VALID, lora_address=address, lora_channel=channel)
+
+    assert err.value.errors == errors
 
 
 def test_refused_password_is_not_in_the_error_message() -> None:

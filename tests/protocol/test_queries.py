@@ -8,6 +8,7 @@ import pytest
 
 from custom_components.novabot.protocol import (
     LoraInfo,
+    RadioPairing,
     encode_command,
     firmware_query,
     firmware_version,
@@ -45,22 +46,27 @@ def test_firmware_version_is_none_for_anything_else(value: Any) -> None:
     assert firmware_version(value) is None
 
 
-def test_lora_info_reads_the_channel_and_the_noise_in_dbm() -> None:
+def test_lora_info_reads_the_pairing_and_the_noise_in_dbm() -> None:
     # rssi is the radio's ambient noise as a raw byte: 157 is -99 dBm.
-    assert lora_info({"channel": 17, "addr": 718, "rssi": 157}) == LoraInfo(
-        channel=17, noise_dbm=-99
-    )
+    info = lora_info({"channel": 17, "addr": 3251, "rssi": 157})
+
+    assert info == LoraInfo(address=3251, channel=17, noise_dbm=-99)
+    assert info is not None
+    assert info.pairing == RadioPairing(address=3251, channel=17)
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ({"channel": 17, "rssi": -1}, LoraInfo(17, None)),  # a failed measurement
-        ({"channel": 17}, LoraInfo(17, None)),
-        ({"rssi": 146}, LoraInfo(None, -110)),
-        ({"channel": "17", "rssi": True}, LoraInfo(None, None)),
-        ({"channel": 256, "rssi": 256}, LoraInfo(None, None)),
-        ({"channel": 0, "rssi": 0}, LoraInfo(0, -256)),
+        ({"channel": 17, "rssi": -1}, LoraInfo(None, 17, None)),  # failed measurement
+        ({"channel": 17}, LoraInfo(None, 17, None)),
+        ({"rssi": 146}, LoraInfo(None, None, -110)),
+        ({"channel": "17", "rssi": True}, LoraInfo(None, None, None)),
+        ({"channel": 81, "rssi": 256}, LoraInfo(None, None, None)),
+        ({"channel": 0, "rssi": 0, "addr": 0}, LoraInfo(0, 0, -256)),
+        ({"addr": 65535, "channel": 80}, LoraInfo(65535, 80, None)),
+        ({"addr": 65536, "channel": 80}, LoraInfo(None, 80, None)),
+        ({"addr": "3251", "channel": 15}, LoraInfo(None, 15, None)),
         (None, None),
         ([17, 157], None),
     ],
@@ -69,3 +75,8 @@ def test_lora_info_keeps_only_readings_that_make_sense(
     value: Any, expected: LoraInfo | None
 ) -> None:
     assert lora_info(value) == expected
+
+
+def test_half_a_pairing_is_no_pairing() -> None:
+    assert LoraInfo(address=None, channel=17, noise_dbm=None).pairing is None
+    assert LoraInfo(address=3251, channel=None, noise_dbm=None).pairing is None
