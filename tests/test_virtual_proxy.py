@@ -232,7 +232,7 @@ async def test_a_provisioning_session_provisions_the_charger_through_the_proxy(
     hass: HomeAssistant, virtual_proxy: VirtualProxy, advertisements: Listen
 ) -> None:
     charger = virtual_proxy.add_charger(
-        ADDRESS, VirtualCharger(assigned_channel=17, lora_reply=LoraReply.OBJECT)
+        ADDRESS, VirtualCharger(quiet_channels=[17], lora_reply=LoraReply.OBJECT)
     )
     provisioned = async_capture_events(hass, EVENT_CHARGER_PROVISIONED)
     heard = advertisements(ADDRESS)
