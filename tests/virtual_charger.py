@@ -129,7 +129,7 @@ class FirmwareTimings:
     wifi_join: float = 0.0  # until set_wifi_info is answered, the network joined
     wifi_give_up: float = 0.0  # until a join that cannot succeed is answered
     rtk_setup: float = 0.0  # set_rtk_info: configuring the GNSS/RTK receiver
-    lora_scan: float = 0.0  # set_lora_info: scanning for a free channel
+    lora_scan: float = 0.0  # set_lora_info: scanning for a quiet channel
     signal_measurement: float = 0.0  # get_signal_info: measuring the radio
     reboot: float = 0.0  # from the set_cfg_info reply to the link dropping
     notification_interval: float = 0.0  # between two notifications
