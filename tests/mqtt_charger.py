@@ -8,7 +8,10 @@ firmware would. Reports are the test's to send (``send_report``).
 Use the ``mqtt_charger`` fixture (plain, firmware v0.3.6) or
 ``mqtt_charger_factory(encrypt=True, acknowledges=False, ...)``; with
 ``reporting_charger(...)`` the charger's entry is set up too, and its first
-report (with the queries it causes) handled.
+report (with the queries it causes) handled. The charger boots when it
+connects (``started``: Home Assistant's clock). Mower commands are answered
+quickly by default (``ack_time``, ``ack_wait``); ``reply_timing=ReplyTiming.FIRMWARE``
+answers 1 to 4 s later, as the firmware does.
 """
 
 from __future__ import annotations

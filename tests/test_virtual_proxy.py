@@ -232,7 +232,7 @@ async def test_a_provisioning_session_provisions_the_charger_through_the_proxy(
     hass: HomeAssistant, virtual_proxy: VirtualProxy, advertisements: Listen
 ) -> None:
     charger = virtual_proxy.add_charger(
-        ADDRESS, VirtualCharger(assigned_channel=17, lora_reply=LoraReply.OBJECT)
+        ADDRESS, VirtualCharger(quiet_channels=[17], lora_reply=LoraReply.OBJECT)
     )
     provisioned = async_capture_events(hass, EVENT_CHARGER_PROVISIONED)
     heard = advertisements(ADDRESS)
@@ -427,7 +427,12 @@ async def test_proxies_and_chargers_from_yaml(
                     "name": "Garden proxy",
                     "rssi": -70,
                     "chargers": [
-                        {"address": ADDRESS.lower(), "timings": "instant"},
+                        {
+                            "address": ADDRESS.lower(),
+                            "timings": "instant",
+                            "quiet_channels": [18],
+                            "seed": 3,
+                        },
                         {"address": "AA:BB:CC:DD:EE:02", "rssi": -40},
                     ],
                 }
@@ -445,13 +450,17 @@ async def test_proxies_and_chargers_from_yaml(
     first = proxy.charger(ADDRESS)
     assert first.timings is INSTANT
 
-    # A charger described in YAML accepts a new central after a dropped link.
+    assert first.link.pairing == VirtualCharger(seed=3).link.pairing
+
+    # A charger described in YAML accepts a new central after a dropped link,
+    # and keeps its radio from one power-on to the next.
     central = Central(hass)
     client = await central.connect()
     await client.disconnect()
-    assert await central.provision() == 15
+    assert await central.provision() == 18
     assert proxy.charger(ADDRESS) is not first
     assert proxy.charger(ADDRESS).committed is not None
+    assert proxy.charger(ADDRESS).link is first.link
 
 
 async def test_yaml_with_an_unknown_timing_preset_is_refused(

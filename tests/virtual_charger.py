@@ -14,26 +14,40 @@ it answers the way the charger firmware does:
   ``ble_start`` and ``ble_end``, spaced ``timings.notification_interval`` apart;
   the last chunk of a reply is padded with NUL bytes, as the firmware may do;
 * replies look like ``{"type": "<cmd>_respond", "message": {"result": 0, "value": ...}}``;
-  ``set_lora_info``'s reply carries the assigned channel in one of the shapes
-  seen on real chargers (``lora_reply``);
 * each step takes as long as the firmware does (``timings``): ``set_wifi_info``
   is answered once the charger has joined the network, or with a failure when it
   gives up; ``set_rtk_info`` configures the receiver; ``set_lora_info`` scans;
-* after ``set_cfg_info`` it replies, drops the link and reboots.
+* each ``set_*`` command stores its own setting, in any order: the firmware
+  enforces none (only the trap below), and what is not sent keeps its value;
+* after ``set_cfg_info`` 1 it replies, drops the link and reboots (its MQTT
+  side boots afresh: ``ChargerFirmware.reboot``); ``set_cfg_info`` 0 erases the
+  stored settings instead, without a reboot.
+
+The radio (``tests/lora_link.py``): the charger's LoRa link belongs to its MQTT
+side, ``firmware`` (a ``ChargerFirmware``; by default one fresh from the
+factory: its own random address, never 718, and a random channel, its mower
+paired to both; ``seed`` makes them repeatable). ``set_lora_info``
+``{"addr": A, "channel": C, "hc": H, "lc": L}`` programs address A and scans
+channels L..H for the quietest quiet one, ``timings.lora_scan`` long (H = L
+pins the channel; without ``hc`` and ``lc`` C is pinned); the mower stops
+answering once the address or channel differ from its pairing. A scan that
+finds no quiet channel (``quiet_channels``: the only channels quiet enough,
+quietest first), or that ``results`` makes fail, times out: ``result`` 1,
+nothing stored. A successful one answers the channel it landed on, in one of
+the shapes of ``lora_reply``: ``{"value": C}`` (captured, the default),
+``{"result": 0, "value": C}``, ``{"result": 0, "value": {"addr": A, "channel": C}}``
+(never seen on a real charger).
 
 The firmware's state machine, as simulated::
 
-    AWAITING_WIFI --set_wifi_info--> CONFIGURING --set_cfg_info--> REBOOTED
+    AWAITING_WIFI --set_wifi_info--> CONFIGURING --set_cfg_info 1--> REBOOTED
           |
           +--any query (get_signal_info...)--> LOCKED
 
-* ``AWAITING_WIFI``: fresh from power-up. ``set_wifi_info`` must come first;
-  another ``set_*`` command is ignored (no reply). A query (any command that is
-  not ``set_*``) is answered after measuring the radio, and springs the trap:
-  the charger leaves provisioning mode. A failed join leaves it waiting here.
-* ``CONFIGURING``: the ``set_*`` commands are answered in their order (each
-  may be sent again; one that skips ahead is ignored); queries are answered.
-  ``set_cfg_info`` commits whatever was set so far.
+* ``AWAITING_WIFI``: fresh from power-up. A query (any command that is not
+  ``set_*``) is answered after measuring the radio, and springs the trap: the
+  charger leaves provisioning mode. A failed join leaves it waiting here.
+* ``CONFIGURING``: the network is joined; commands are answered, queries too.
 * ``LOCKED``: every ``set_*`` command is silently ignored; queries are answered.
 * ``REBOOTED``: the link is down; writes raise ``BleakError``.
 
@@ -47,22 +61,23 @@ state), ``garbage`` (writes outside a frame, frames that were not a JSON
 object, or too long);
 ``notifications`` holds what was sent back. ``settings`` holds the last accepted
 value of each ``set_*`` command and ``committed`` a copy taken at
-``set_cfg_info``.
+``set_cfg_info`` 1.
 
 Misbehaviour is configured per step (a step is a command name such as
 ``"set_rtk_info"``; ``protocol.Command`` members work as keys too): ``results``
 (non-zero result codes: for ``set_wifi_info`` a join that never succeeds, for
-``set_lora_info`` a scan that found no channel), ``silent`` (the charger hangs
+``set_lora_info`` a scan that times out), ``silent`` (the charger hangs
 on that step: no reply, nothing stored), ``lose_link`` (the link drops before or
 after that step's reply), ``chatter`` (raw notifications sent before the reply).
 Globally: ``reply_to_cfg=False`` (drop the link after ``set_cfg_info`` without
 replying), ``duplicate_replies`` (every reply is sent twice), ``failing_write``
 (the write with this 0-based index raises ``BleakError`` without dropping the
-link), ``assigned_channel`` and ``lora_reply`` (what ``set_lora_info`` answers).
+link).
 
 Replies are sent from tasks the charger owns: ``wait_idle()`` waits for them,
 ``disconnect()`` cancels and awaits them, so a test that ends with either
-leaves nothing behind.
+leaves nothing behind. A scan goes on in the radio when they are cancelled:
+its outcome takes effect when it ends (``LoraLink.settle``).
 """
 
 from __future__ import annotations
@@ -84,11 +99,15 @@ from typing import Any
 
 from bleak.exc import BleakError
 
+from .charger_firmware import ChargerFirmware
+from .lora_link import LoraLink, quiet_channels_noise
+
 COMMAND_CHARACTERISTIC = "00002222-0000-1000-8000-00805f9b34fb"
 FRAME_START = b"ble_start"
 FRAME_END = b"ble_end"
 NOTIFICATION_SIZE = 20
 RECEIVE_BUFFER = 1024
+# The provisioning commands, in the vendor app's order.
 STEPS = (
     "set_wifi_info",
     "set_rtk_info",
@@ -96,8 +115,8 @@ STEPS = (
     "set_mqtt_info",
     "set_cfg_info",
 )
-DEFAULT_CHANNEL = 15
-LORA_ADDRESS = 718
+SERIAL_NUMBER = "LFIC1230700123"  # the one its factory firmware has
+COMMIT, ERASE = 1, 0  # the values of set_cfg_info
 
 type NotifyCallback = Callable[[Any, bytearray], Awaitable[None] | None]
 type DisconnectedCallback = Callable[["VirtualCharger"], None]
@@ -110,7 +129,7 @@ class FirmwareTimings:
     wifi_join: float = 0.0  # until set_wifi_info is answered, the network joined
     wifi_give_up: float = 0.0  # until a join that cannot succeed is answered
     rtk_setup: float = 0.0  # set_rtk_info: configuring the GNSS/RTK receiver
-    lora_scan: float = 0.0  # set_lora_info: scanning for a free channel
+    lora_scan: float = 0.0  # set_lora_info: scanning for a quiet channel
     signal_measurement: float = 0.0  # get_signal_info: measuring the radio
     reboot: float = 0.0  # from the set_cfg_info reply to the link dropping
     notification_interval: float = 0.0  # between two notifications
@@ -141,14 +160,11 @@ SLOWEST = FirmwareTimings(
 
 
 class LoraReply(StrEnum):
-    """The shapes of a successful ``set_lora_info`` reply seen on real chargers."""
+    """The shapes of a successful ``set_lora_info`` reply the document allows."""
 
     INTEGER = "integer"  # {"result": 0, "value": 15}
-    NO_RESULT = "no_result"  # {"value": 15}
-    OBJECT = "object"  # {"result": 0, "value": {"addr": 718, "channel": 17}}
-    # {"result": 1, "value": {"addr": 718, "channel": 20}}: it picked another
-    # channel than the one asked for, and stored it.
-    OTHER_CHANNEL = "other_channel"
+    NO_RESULT = "no_result"  # {"value": 15}: captured
+    OBJECT = "object"  # {"result": 0, "value": {"addr": 4242, "channel": 15}}
 
 
 class ChargerState(StrEnum):
@@ -167,15 +183,23 @@ class LinkLoss(StrEnum):
     AFTER_REPLY = "after_reply"
 
 
+def factory_firmware(seed: int | None = None) -> ChargerFirmware:
+    """A charger fresh from the factory: its own random LoRa address and
+    channel, its mower paired to both, repeatable with ``seed``."""
+    return ChargerFirmware(SERIAL_NUMBER, lora_channel=None, seed=seed)
+
+
 class VirtualCharger:
     """A fake bleak client that behaves like the charger's provisioning firmware."""
 
     def __init__(
         self,
         *,
+        firmware: ChargerFirmware | None = None,
+        seed: int | None = None,
+        quiet_channels: Sequence[int] | None = None,
         disconnected_callback: DisconnectedCallback | None = None,
         timings: FirmwareTimings = INSTANT,
-        assigned_channel: Any = DEFAULT_CHANNEL,
         lora_reply: LoraReply = LoraReply.NO_RESULT,
         results: Mapping[str, int] | None = None,
         silent: Collection[str] = (),
@@ -187,8 +211,10 @@ class VirtualCharger:
         address: str = "AA:BB:CC:DD:EE:FF",
     ) -> None:
         self.address = address
+        self.firmware = firmware if firmware is not None else factory_firmware(seed)
+        if quiet_channels is not None:
+            self.link.noise = quiet_channels_noise(quiet_channels)
         self.timings = timings
-        self.assigned_channel = assigned_channel
         self.lora_reply = lora_reply
         self.results = dict(results or {})
         self.silent = set(silent)
@@ -212,7 +238,6 @@ class VirtualCharger:
         self._connected = True
         self._subscribers: dict[str, NotifyCallback] = {}
         self._frame: bytearray | None = None
-        self._next_step = 0  # the index in STEPS of the step it waits for
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- the bleak client surface ------------------------------------------
@@ -261,6 +286,11 @@ class VirtualCharger:
         self._link_down()
 
     # --- helpers for tests --------------------------------------------------
+
+    @property
+    def link(self) -> LoraLink:
+        """Its LoRa radio and its mower's pairing (its MQTT side's too)."""
+        return self.firmware.link
 
     @property
     def commands(self) -> list[str]:
@@ -339,35 +369,59 @@ class VirtualCharger:
         self.received.append(message)
         command, value = next(iter(message.items()))
         is_setter = command.startswith("set_")
-        if self.state is ChargerState.AWAITING_WIFI:
-            if not is_setter:
-                self.state = ChargerState.LOCKED  # the get_signal_info trap
-            elif command != "set_wifi_info":
-                return  # set_wifi_info must come first
+        if self.state is ChargerState.AWAITING_WIFI and not is_setter:
+            self.state = ChargerState.LOCKED  # the get_signal_info trap
         elif self.state is ChargerState.LOCKED and is_setter:
             return
-        elif command in STEPS and STEPS.index(command) > self._next_step:
-            return  # the order is not negotiable: a step that skips ahead
         if command in self.silent:
             return  # this step hangs: never answered, nothing stored
-        succeeded = self.results.get(command, 0) == 0
-        if is_setter and succeeded:
-            self.settings[command] = value
-            if command in STEPS:
-                self._next_step = max(self._next_step, STEPS.index(command) + 1)
-            if command == "set_wifi_info":
-                self.state = ChargerState.CONFIGURING
-        self._spawn(self._answer(command, self.timings.step(command, succeeded)))
+        result = self.results.get(command, 0)
+        if command == "set_lora_info":
+            result = self._scan(value, forced_failure=result)
+        if is_setter and result == 0:
+            self._store(command, value)
+        self._spawn(self._answer(command, self.timings.step(command, result == 0)))
+
+    def _scan(self, value: Any, forced_failure: int) -> int:
+        """Reprogram the radio; the scan's result (1: it will time out)."""
+        fields = value if isinstance(value, dict) else {}
+        address = _number(fields.get("addr"), self.link.address) & 0xFFFF
+        channel = _number(fields.get("channel"), self.link.channel) & 0xFF
+        stores = self.link.reprogram(
+            address,
+            _number(fields.get("lc"), channel) & 0xFF,
+            _number(fields.get("hc"), channel) & 0xFF,
+            now=asyncio.get_running_loop().time(),
+            duration=self.timings.lora_scan,
+            times_out=bool(forced_failure),
+        )
+        return forced_failure or (0 if stores is not None else 1)
+
+    def _store(self, command: str, value: Any) -> None:
+        if command == "set_cfg_info" and value == ERASE:
+            # Everything stored goes; the document says the radio pairing too,
+            # which is not simulated (what the radio falls back to is unknown).
+            self.settings.clear()
+            return
+        self.settings[command] = value
+        if command == "set_wifi_info":
+            self.state = ChargerState.CONFIGURING
 
     async def _answer(self, command: str, duration: float) -> None:
+        loop = asyncio.get_running_loop()
         await asyncio.sleep(duration)
+        self.link.settle(loop.time())
         for data in self.chatter.get(command, ()):
             await self.notify(data)
         loss = self.lose_link.get(command)
         if loss is LinkLoss.BEFORE_REPLY:
             self.break_link()
             return
-        committing = command == "set_cfg_info" and self.results.get(command, 0) == 0
+        committing = (
+            command == "set_cfg_info"
+            and self.results.get(command, 0) == 0
+            and self.settings.get(command) == COMMIT
+        )
         if committing:  # stored for good, whatever happens to the link now
             self.committed = dict(self.settings)
             self.state = ChargerState.REBOOTED
@@ -378,6 +432,7 @@ class VirtualCharger:
             if self.timings.reboot:
                 await asyncio.sleep(self.timings.reboot)
             self.break_link()
+            self.firmware.reboot(loop.time())
         elif loss is LinkLoss.AFTER_REPLY:
             self.break_link()
 
@@ -391,30 +446,24 @@ class VirtualCharger:
         result = self.results.get(command, 0)
         body: dict[str, Any] = {"result": result, "value": None}
         if command == "set_lora_info":
-            body = self._lora_body(result)
+            body = self._lora_body()
         elif command == "get_signal_info":
             body["value"] = {"wifi": 0, "rtk": 0}
         return {"type": f"{command}_respond", "message": body}
 
-    def _lora_body(self, result: int) -> dict[str, Any]:
-        if result:  # the scan found no free channel
-            return {"result": result}
-        channel = self.assigned_channel
+    def _lora_body(self) -> dict[str, Any]:
+        scan = self.link.scans[-1]
+        if scan.stores is None:  # it timed out: nothing stored
+            return {"result": self.results.get("set_lora_info") or 1}
+        channel = scan.stores.channel
         match self.lora_reply:
             case LoraReply.INTEGER:
                 return {"result": 0, "value": channel}
             case LoraReply.NO_RESULT:
                 return {"value": channel}
             case LoraReply.OBJECT:
-                return {
-                    "result": 0,
-                    "value": {"addr": LORA_ADDRESS, "channel": channel},
-                }
-            case LoraReply.OTHER_CHANNEL:
-                return {
-                    "result": 1,
-                    "value": {"addr": LORA_ADDRESS, "channel": channel},
-                }
+                address = scan.stores.address
+                return {"result": 0, "value": {"addr": address, "channel": channel}}
 
     # --- plumbing -----------------------------------------------------------
 
@@ -434,3 +483,10 @@ class VirtualCharger:
         self._frame = None
         if self._disconnected_callback is not None:
             self._disconnected_callback(self)
+
+
+def _number(value: Any, otherwise: int) -> int:
+    """A JSON integer field as the firmware reads it; ``otherwise`` when absent."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return otherwise

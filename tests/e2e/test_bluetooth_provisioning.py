@@ -85,7 +85,7 @@ async def test_a_charger_heard_by_a_proxy_is_provisioned_and_claimed_via_the_gat
 ) -> None:
     """Heard, provisioned over the proxy, rebooted, reporting, claimed: an entry."""
     provisioned = async_capture_events(hass, EVENT_CHARGER_PROVISIONED)
-    charger = proxy.add_charger(ADDRESS, VirtualCharger(assigned_channel=17))
+    charger = proxy.add_charger(ADDRESS, VirtualCharger(quiet_channels=[17]))
     flow_id = await discovered_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id, settings_input(broker.port)

@@ -64,8 +64,8 @@ async def test_reconfigure_moves_a_charger_to_a_new_wifi_and_broker(
     # Another configured charger is in provisioning mode too: not offered here.
     configured_entry(hass, OTHER_SERIAL_NUMBER, address=OTHER_ADDRESS)
     dialog.radio.hear(charger_service_info(OTHER_ADDRESS))
-    # The charger was power-cycled; this time it picks channel 13.
-    dialog.radio.queue(assigned_channel=13)
+    # The charger was power-cycled; this time its channel scan lands on 18.
+    dialog.radio.queue(quiet_channels=[18])
 
     result = await dialog.reconfigure(entry)
 
@@ -89,7 +89,7 @@ async def test_reconfigure_moves_a_charger_to_a_new_wifi_and_broker(
     assert result["reason"] == "reconfigure_successful"
     assert dict(entry.data) == {
         "serial_number": SERIAL_NUMBER,
-        "charger_channel": 13,
+        "charger_channel": 18,
         "mqtt_host": LOOPBACK,
         "mqtt_port": open_broker.port,
         "gateway": False,

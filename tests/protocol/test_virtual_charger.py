@@ -62,7 +62,7 @@ async def send(charger: VirtualCharger, message: dict[str, Any]) -> None:
 
 
 RTK = {"set_rtk_info": 0}
-LORA = {"set_lora_info": {"addr": 718, "channel": 16, "hc": 20, "lc": 14}}
+LORA = {"set_lora_info": {"addr": 4242, "channel": 16, "hc": 20, "lc": 14}}
 MQTT = {"set_mqtt_info": {"addr": "192.168.1.10", "port": 1883}}
 
 
@@ -93,17 +93,13 @@ async def test_commands_are_answered_in_frames_of_20_byte_notifications() -> Non
     [
         (LoraReply.INTEGER, {"result": 0, "value": 20}),
         (LoraReply.NO_RESULT, {"value": 20}),
-        (LoraReply.OBJECT, {"result": 0, "value": {"addr": 718, "channel": 20}}),
-        (
-            LoraReply.OTHER_CHANNEL,
-            {"result": 1, "value": {"addr": 718, "channel": 20}},
-        ),
+        (LoraReply.OBJECT, {"result": 0, "value": {"addr": 4242, "channel": 20}}),
     ],
 )
-async def test_lora_reply_has_each_shape_seen_on_real_chargers(
+async def test_a_lora_reply_names_the_channel_scanned_to_in_each_shape_allowed(
     shape: LoraReply, message: dict[str, Any]
 ) -> None:
-    charger, listener = await connected(lora_reply=shape, assigned_channel=20)
+    charger, listener = await connected(lora_reply=shape, quiet_channels=[20])
     await send_all(charger, WIFI, RTK)
 
     await send(charger, LORA)
@@ -169,7 +165,6 @@ def test_notifications_are_30_ms_apart() -> None:
         await charger.start_notify(
             COMMAND_CHARACTERISTIC, lambda _sender, _data: stamps.append(loop.time())
         )
-        await send(charger, {"set_rtk_info": 0})  # ignored: no WiFi yet
         await send(charger, WIFI)
         return stamps
 
@@ -271,15 +266,31 @@ async def test_query_after_set_wifi_info_is_harmless() -> None:
     assert listener.replies[-1] == reply("set_rtk_info")
 
 
-async def test_other_commands_before_set_wifi_info_are_ignored() -> None:
+async def test_the_firmware_enforces_no_order_between_the_settings() -> None:
     charger, listener = await connected()
 
-    await send(charger, {"set_rtk_info": 0})
+    await send(charger, RTK)  # before set_wifi_info
+    await send_all(charger, WIFI, MQTT)  # set_lora_info left out
     await send(charger, {"set_cfg_info": 1})
-    await send(charger, WIFI)
 
-    assert listener.replies == [reply("set_wifi_info")]
-    assert charger.state is ChargerState.CONFIGURING
+    assert [message["type"] for message in listener.replies] == [
+        "set_rtk_info_respond",
+        "set_wifi_info_respond",
+        "set_mqtt_info_respond",
+        "set_cfg_info_respond",
+    ]
+    assert charger.committed == {**RTK, **WIFI, **MQTT, "set_cfg_info": 1}
+
+
+async def test_set_cfg_info_0_erases_the_stored_settings_and_does_not_reboot() -> None:
+    charger, listener = await connected()
+    await send_all(charger, WIFI, RTK, MQTT)
+
+    await send(charger, {"set_cfg_info": 0})
+
+    assert listener.replies[-1] == reply("set_cfg_info")
+    assert charger.settings == {}
+    assert charger.committed is None
     assert charger.is_connected
 
 
@@ -363,18 +374,16 @@ async def test_a_write_outside_a_frame_is_dropped() -> None:
     assert listener.replies == []
 
 
-async def test_a_step_that_skips_ahead_is_ignored_and_a_repeated_one_answered() -> None:
+async def test_a_repeated_step_is_answered_again() -> None:
     charger, listener = await connected()
     await send(charger, WIFI)
 
-    await send(charger, LORA)  # before set_rtk_info: ignored
-    await send_all(charger, RTK, RTK, LORA)
+    await send_all(charger, RTK, RTK)
 
     assert [message["type"] for message in listener.replies] == [
         "set_wifi_info_respond",
         "set_rtk_info_respond",
         "set_rtk_info_respond",
-        "set_lora_info_respond",
     ]
 
 

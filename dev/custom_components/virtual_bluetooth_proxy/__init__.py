@@ -18,8 +18,9 @@ From YAML (``scripts/develop``)::
           - address: "AA:BB:CC:DD:EE:01"
             timings: demo         # instant | demo (default) | slowest
             # rssi: -70           # this charger, heard by this proxy
-            # assigned_channel: 15
-            # lora_reply: no_result        # integer | object | other_channel
+            # quiet_channels: [15, 17]     # default: all, 15 the quietest
+            # seed: 1                      # its factory LoRa address and channel
+            # lora_reply: no_result        # integer | object
             # results: {set_rtk_info: 1}   # a step fails with this result
             # silent: [set_lora_info]      # a step is never answered
 

@@ -100,5 +100,5 @@ def provisioned_event_data(
         "ssid": (wifi.get("sta") or {}).get("ssid"),
         "mqtt_host": mqtt.get("addr"),
         "mqtt_port": mqtt.get("port"),
-        "lora_channel": charger.assigned_channel,
+        "lora_channel": charger.link.channel,
     }

@@ -1,7 +1,9 @@
 """Chargers described in YAML: firmware timing presets and misbehaviour options.
 
 Each option maps onto a :class:`VirtualCharger` argument of the same name, so
-what ``tests/virtual_charger.py`` documents holds here.
+what ``tests/virtual_charger.py`` documents holds here. A charger keeps its
+radio (its LoRa address, channel and mower pairing) from one power-on to the
+next, as a real one stores it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from homeassistant.const import CONF_ADDRESS
 from homeassistant.helpers import config_validation as cv
 import probatio as vol
 
+from tests.lora_link import CHANNELS
 from tests.virtual_charger import (
-    DEFAULT_CHANNEL,
     INSTANT,
     SLOWEST,
     STEPS as PROVISIONING_STEPS,
     FirmwareTimings,
     LoraReply,
     VirtualCharger,
+    factory_firmware,
 )
 
 if TYPE_CHECKING:
@@ -28,7 +31,8 @@ if TYPE_CHECKING:
 
 CONF_RSSI: Final = "rssi"
 CONF_TIMINGS: Final = "timings"
-CONF_ASSIGNED_CHANNEL: Final = "assigned_channel"
+CONF_QUIET_CHANNELS: Final = "quiet_channels"
+CONF_SEED: Final = "seed"
 CONF_LORA_REPLY: Final = "lora_reply"
 CONF_RESULTS: Final = "results"
 CONF_SILENT: Final = "silent"
@@ -59,7 +63,13 @@ CHARGER_SCHEMA: Final = vol.Schema(
         ),
         vol.Optional(CONF_RSSI): vol.All(vol.Coerce(int), vol.Range(-127, 20)),
         vol.Optional(CONF_TIMINGS, default="demo"): vol.In(list(TIMINGS)),
-        vol.Optional(CONF_ASSIGNED_CHANNEL, default=DEFAULT_CHANNEL): vol.Coerce(int),
+        # The only channels a LoRa scan finds quiet enough, the quietest first.
+        vol.Optional(CONF_QUIET_CHANNELS): vol.All(
+            cv.ensure_list,
+            [vol.All(vol.Coerce(int), vol.Range(CHANNELS.start, CHANNELS.stop - 1))],
+        ),
+        # Repeatable random draws: the factory LoRa address and channel.
+        vol.Optional(CONF_SEED): vol.Coerce(int),
         vol.Optional(CONF_LORA_REPLY, default=LoraReply.NO_RESULT.value): vol.In(
             [reply.value for reply in LoraReply]
         ),
@@ -75,8 +85,9 @@ def charger_factory(config: Mapping[str, Any]) -> Callable[[], VirtualCharger]:
     """Make a fresh charger per power-on from one validated ``CHARGER_SCHEMA``."""
     return partial(
         VirtualCharger,
+        firmware=factory_firmware(config.get(CONF_SEED)),
+        quiet_channels=config.get(CONF_QUIET_CHANNELS),
         timings=TIMINGS[config[CONF_TIMINGS]],
-        assigned_channel=config[CONF_ASSIGNED_CHANNEL],
         lora_reply=LoraReply(config[CONF_LORA_REPLY]),
         results=dict(config[CONF_RESULTS]),
         silent=list(config[CONF_SILENT]),
