@@ -109,15 +109,15 @@ class GatewayStandIn:
     def __init__(self, port: int) -> None:
         self.port = port
         self.error: Exception | None = None
-        self.calls: list[tuple[str, int, str]] = []
+        self.calls: list[tuple[str, int, bool]] = []  # serial number, port, keep
         self.events: list[str] = []  # "use <n>" / "release <n>", in order
         self.releases = 0
 
     async def __call__(
-        self, hass: HomeAssistant, serial_number: str, *, port: int, bind_address: str
+        self, hass: HomeAssistant, serial_number: str, port: int, *, keep: bool = False
     ) -> Callable[[], Any]:
         """Hand out a lease on the gateway, or raise ``error``."""
-        self.calls.append((serial_number, port, bind_address))
+        self.calls.append((serial_number, port, keep))
         if self.error is not None:
             raise self.error
         lease = len(self.calls)
@@ -186,9 +186,12 @@ class SetupDialog:
         return await self.submit(settings_input(port, **overrides))
 
     async def provision(self, port: int, **overrides: Any) -> ConfigFlowResult:
-        """Submit the settings, agree to the gateway if asked, run the session."""
+        """Submit the settings, confirm (and agree to the gateway), run the session."""
         result = await self.enter_settings(port, **overrides)
-        if result["type"] is FlowResultType.FORM and result["step_id"] == "gateway":
+        if result["type"] is FlowResultType.FORM and result["step_id"] in (
+            "confirm",
+            "gateway",
+        ):
             result = await self.submit({})
         if result["type"] is not FlowResultType.SHOW_PROGRESS:
             return result  # failed before the session had to wait for anything

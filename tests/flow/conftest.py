@@ -12,6 +12,8 @@ from unittest.mock import patch
 from homeassistant.config_entries import SOURCE_USER
 import pytest
 
+from custom_components.novabot.gateway import GatewaySettings
+
 from ..flow_helpers import ADDRESS, FakeRadio, FlowWatcher, charger_service_info
 from . import CHOICE, INTEGRATION, GatewayStandIn, SetupDialog
 
@@ -50,10 +52,11 @@ def locked_broker(mosquitto_factory: MosquittoFactory) -> Mosquitto:
 def gateway(mosquitto_factory: MosquittoFactory) -> Iterator[GatewayStandIn]:
     """The gateway, for the flow and for the entries it creates, on a free port."""
     stand_in = GatewayStandIn(mosquitto_factory().port)
+    settings = GatewaySettings(port=stand_in.port)
     with (
         patch(f"{CHOICE}.async_use_gateway", stand_in),
         patch(f"{INTEGRATION}.async_use_gateway", stand_in),
-        patch(f"{CHOICE}.DEFAULT_GATEWAY_PORT", stand_in.port),
+        patch(f"{CHOICE}.shared_gateway_settings", return_value=settings),
     ):
         yield stand_in
 
