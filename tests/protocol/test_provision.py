@@ -18,6 +18,7 @@ from custom_components.novabot.protocol import (
     ProvisioningResult,
     ProvisioningSession,
     ProvisioningSettings,
+    RadioPairing,
     StepFailedError,
 )
 from custom_components.novabot.protocol.commands import (
@@ -47,12 +48,30 @@ if TYPE_CHECKING:
 
 SERIAL = "LFIC1230700123"
 PASSWORD = "pa55-w0rd-only-for-wifi"
+# What a setup sends by default: the radio pairing is left alone.
 SETTINGS = ProvisioningSettings.create(
     serial_number=SERIAL,
     ssid="Home",
     password=PASSWORD,
     mqtt_host="192.168.1.10",
     mqtt_port=1883,
+)
+DEFAULT_ORDER = [
+    Command.SET_WIFI_INFO,
+    Command.SET_RTK_INFO,
+    Command.SET_MQTT_INFO,
+    Command.SET_CFG_INFO,
+]
+# When the owner pairs the radio: every command, the radio's in its place.
+PAIRING = RadioPairing(address=3251, channel=15)
+PAIRED = ProvisioningSettings.create(
+    serial_number=SERIAL,
+    ssid="Home",
+    password=PASSWORD,
+    mqtt_host="192.168.1.10",
+    mqtt_port=1883,
+    lora_address=PAIRING.address,
+    lora_channel=PAIRING.channel,
 )
 ORDER = list(Command)
 EARLIER_STEPS = ORDER[:-1]  # every step before set_cfg_info
@@ -83,8 +102,13 @@ def session_for(
     return session
 
 
-async def provision(charger: VirtualCharger, **options: Any) -> ProvisioningResult:
-    return await session_for(charger, **options).run(SETTINGS)
+async def provision(
+    charger: VirtualCharger,
+    settings: ProvisioningSettings = PAIRED,
+    **options: Any,
+) -> ProvisioningResult:
+    """Provision, the radio paired unless other ``settings`` say."""
+    return await session_for(charger, **options).run(settings)
 
 
 def frames_of(writes: list[bytes]) -> list[bytes]:
@@ -105,22 +129,50 @@ def frames_of(writes: list[bytes]) -> list[bytes]:
 # --- success ------------------------------------------------------------------------
 
 
-async def test_provisioning_returns_the_channel_the_charger_assigned() -> None:
-    charger = VirtualCharger()
+async def test_by_default_the_charger_keeps_its_radio_pairing_and_its_mower() -> None:
+    charger = VirtualCharger(seed=7)
+    factory = charger.link.pairing
 
-    result = await provision(charger)
+    result = await provision(charger, SETTINGS)
 
-    assert result == ProvisioningResult(channel=15)
-    assert charger.disconnect_calls == 1
+    assert result == ProvisioningResult(radio=None, radio_kept=False)
+    assert "set_lora_info" not in charger.commands
+    assert charger.link.pairing == factory
+    assert charger.link.mower_answers(asyncio.get_running_loop().time() + 60)
     assert charger.state is ChargerState.REBOOTED
     assert charger.committed is not None
     assert charger.committed["set_mqtt_info"] == {"addr": "192.168.1.10", "port": 1883}
 
 
-async def test_channel_is_whatever_the_charger_assigned() -> None:
-    assert await provision(VirtualCharger(assigned_channel=18)) == (
-        ProvisioningResult(channel=18)
+async def test_a_pairing_the_owner_gives_is_stored_and_returned() -> None:
+    charger = VirtualCharger(seed=7)
+
+    result = await provision(charger, PAIRED)
+
+    assert result == ProvisioningResult(radio=PAIRING)
+    assert charger.received[2] == {
+        "set_lora_info": {"addr": 3251, "channel": 15, "hc": 15, "lc": 15}
+    }
+    assert (charger.link.address, charger.link.channel) == (3251, 15)
+    assert charger.disconnect_calls == 1
+
+
+async def test_the_mower_stays_paired_when_its_own_pairing_is_sent_again() -> None:
+    charger = VirtualCharger(seed=7)
+    own = charger.link.pairing
+    settings = ProvisioningSettings.create(
+        serial_number=SERIAL,
+        ssid="Home",
+        password=PASSWORD,
+        mqtt_host="192.168.1.10",
+        lora_address=own.address,
+        lora_channel=own.channel,
     )
+
+    assert await provision(charger, settings) == ProvisioningResult(
+        radio=RadioPairing(own.address, own.channel)
+    )
+    assert charger.link.mower_answers(asyncio.get_running_loop().time() + 60)
 
 
 async def test_commands_are_sent_in_the_documented_order() -> None:
@@ -131,24 +183,24 @@ async def test_commands_are_sent_in_the_documented_order() -> None:
     assert charger.received == [
         set_wifi_info(SERIAL, "Home", PASSWORD),
         set_rtk_info(),
-        set_lora_info(),
+        set_lora_info(PAIRING),
         set_mqtt_info("192.168.1.10", 1883),
         set_cfg_info(),
     ]
     assert charger.commands == [str(command) for command in ORDER]
 
 
-async def test_nothing_but_the_five_commands_is_sent_and_wifi_comes_first() -> None:
+async def test_nothing_but_the_commands_asked_is_sent_and_wifi_comes_first() -> None:
     charger = VirtualCharger()
 
-    await provision(charger)
+    await provision(charger, SETTINGS)
 
     assert charger.writes[0] == b"ble_start"
     assert json.loads(frames_of(charger.writes)[0]) == set_wifi_info(
         SERIAL, "Home", PASSWORD
     )
     assert charger.garbage == []
-    assert charger.commands == [str(command) for command in ORDER]  # nothing else
+    assert charger.commands == [str(command) for command in DEFAULT_ORDER]
 
 
 async def test_every_write_is_at_most_20_bytes_and_inside_a_frame() -> None:
@@ -187,19 +239,36 @@ async def test_on_step_is_called_once_per_command_in_order() -> None:
 
     await session_for(charger).run(SETTINGS, on_step=on_step)
 
-    assert steps == ORDER
+    assert steps == DEFAULT_ORDER
+
+
+async def test_on_reply_hears_each_reply_the_session_goes_on_after() -> None:
+    charger = VirtualCharger(results={Command.SET_LORA_INFO: 1})  # scan timed out
+    replies: list[tuple[Command, int]] = []
+
+    await session_for(charger).run(
+        PAIRED, on_reply=lambda command, reply: replies.append((command, reply.result))
+    )
+
+    assert replies == [
+        (Command.SET_WIFI_INFO, 0),
+        (Command.SET_RTK_INFO, 0),
+        (Command.SET_LORA_INFO, 1),
+        (Command.SET_MQTT_INFO, 0),
+        (Command.SET_CFG_INFO, 0),
+    ]
 
 
 async def test_slow_steps_within_their_timeout_succeed() -> None:
     charger = VirtualCharger(timings=FirmwareTimings(rtk_setup=0.05, lora_scan=0.05))
 
-    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert await provision(charger) == ProvisioningResult(radio=PAIRING)
 
 
 async def test_chunk_size_can_be_chosen() -> None:
     charger = VirtualCharger()
 
-    assert (await provision(charger, chunk_size=8)).channel == 15
+    assert (await provision(charger, chunk_size=8)).radio == PAIRING
     assert all(len(write) <= 8 for write in charger.writes if write != b"ble_start")
 
 
@@ -207,14 +276,14 @@ async def test_chunk_size_can_be_chosen() -> None:
 
 
 def provision_in_virtual_time(
-    charger: VirtualCharger,
+    charger: VirtualCharger, settings: ProvisioningSettings = SETTINGS
 ) -> tuple[ProvisioningResult, float]:
     """Provision with the session's defaults (timeouts, pacing); the seconds it took."""
 
     async def session() -> ProvisioningResult:
         default = ProvisioningSession(charger)
         charger.set_disconnected_callback(lambda _client: default.connection_lost())
-        return await default.run(SETTINGS)
+        return await default.run(settings)
 
     return run_in_virtual_time(session())
 
@@ -225,7 +294,7 @@ def test_a_charger_that_takes_16_s_to_join_the_wifi_is_waited_for() -> None:
 
     result, _ = provision_in_virtual_time(charger)
 
-    assert result == ProvisioningResult(channel=15)
+    assert result == ProvisioningResult()
     assert charger.committed is not None
 
 
@@ -234,10 +303,25 @@ def test_the_slowest_charger_the_firmware_allows_is_provisioned() -> None:
     # notifications, 1 s to reboot: every step within its timeout.
     charger = VirtualCharger(timings=SLOWEST)
 
-    result, elapsed = provision_in_virtual_time(charger)
+    result, elapsed = provision_in_virtual_time(charger, PAIRED)
 
-    assert result == ProvisioningResult(channel=15)
+    assert result == ProvisioningResult(radio=PAIRING)
     assert 55 + 30 + 60 < elapsed < 55 + 30 + 60 + 15
+
+
+def test_a_scan_that_times_out_keeps_the_old_pairing_and_the_session_goes_on() -> None:
+    # Its 60 s scan timed out: result 1, nothing stored.
+    charger = VirtualCharger(
+        timings=SLOWEST, results={Command.SET_LORA_INFO: 1}, seed=7
+    )
+    factory = charger.link.pairing
+
+    result, _ = provision_in_virtual_time(charger, PAIRED)
+
+    assert result == ProvisioningResult(radio=None, radio_kept=True)
+    assert charger.link.pairing == factory
+    assert charger.commands == [str(command) for command in ORDER]
+    assert charger.committed is not None
 
 
 @pytest.mark.parametrize(
@@ -325,7 +409,7 @@ def test_each_command_waits_1_s_after_the_previous_reply() -> None:
 
     assert REPLY_PAUSE == 1.0
     pauses = [start - end for end, start in zip(answered, sent[1:], strict=False)]
-    assert pauses == pytest.approx([REPLY_PAUSE] * 4)
+    assert pauses == pytest.approx([REPLY_PAUSE] * (len(DEFAULT_ORDER) - 1))
 
 
 def test_provisioning_without_device_delays_takes_the_pacing_only() -> None:
@@ -333,8 +417,9 @@ def test_provisioning_without_device_delays_takes_the_pacing_only() -> None:
 
     _, elapsed = provision_in_virtual_time(charger)
 
-    pauses = (len(charger.writes) - 5) * WRITE_INTERVAL + 4 * REPLY_PAUSE
-    assert elapsed == pytest.approx(pauses)
+    commands = len(DEFAULT_ORDER)
+    pauses = (len(charger.writes) - commands) * WRITE_INTERVAL
+    assert elapsed == pytest.approx(pauses + (commands - 1) * REPLY_PAUSE)
 
 
 # --- the charger says no --------------------------------------------------------------
@@ -384,50 +469,38 @@ async def test_reply_later_than_the_timeout_is_no_reply() -> None:
 
 
 @pytest.mark.parametrize("shape", list(LoraReply))
-async def test_the_assigned_channel_is_read_from_every_reply_shape(
+async def test_the_stored_channel_is_read_from_every_reply_shape(
     shape: LoraReply,
 ) -> None:
-    charger = VirtualCharger(lora_reply=shape, assigned_channel=20)
+    charger = VirtualCharger(lora_reply=shape)
 
-    assert await provision(charger) == ProvisioningResult(channel=20)
+    assert await provision(charger) == ProvisioningResult(radio=PAIRING)
     assert charger.committed is not None
 
 
-async def test_result_1_with_a_channel_is_the_charger_picking_another_channel() -> None:
-    # {"result":1,"value":{"addr":718,"channel":20}}: requested 16, stored 20.
-    charger = VirtualCharger(lora_reply=LoraReply.OTHER_CHANNEL, assigned_channel=20)
-
-    result = await provision(charger)
-
-    assert result.channel == 20
-    assert charger.commands == [str(command) for command in ORDER]
-
-
-async def test_a_lora_scan_that_found_no_channel_is_the_antenna_failure() -> None:
-    charger = VirtualCharger(results={Command.SET_LORA_INFO: 1})
+async def test_a_lora_result_other_than_0_or_1_is_the_antenna_failure() -> None:
+    charger = VirtualCharger(results={Command.SET_LORA_INFO: 2})
 
     with pytest.raises(StepFailedError) as err:
         await provision(charger)
 
-    assert (err.value.step, err.value.result) == (Command.SET_LORA_INFO, 1)
+    assert (err.value.step, err.value.result) == (Command.SET_LORA_INFO, 2)
     assert Command.SET_MQTT_INFO not in charger.commands
 
 
-@pytest.mark.parametrize("value", [None, "15", 15.0, True, -1, 256, {"addr": 718}])
-async def test_a_successful_lora_reply_without_a_usable_channel_leaves_it_unknown(
-    value: Any,
-) -> None:
-    charger = VirtualCharger(lora_reply=LoraReply.INTEGER, assigned_channel=value)
-
-    assert await provision(charger) == ProvisioningResult(channel=None)
-    assert charger.committed is not None
-
-
-@pytest.mark.parametrize("channel", [0, 255])
+@pytest.mark.parametrize("channel", [0, 80])
 async def test_lora_channel_limits_are_accepted(channel: int) -> None:
-    assert (
-        await provision(VirtualCharger(assigned_channel=channel))
-    ).channel == channel
+    pairing = RadioPairing(address=65535, channel=channel)
+    settings = ProvisioningSettings.create(
+        serial_number=SERIAL,
+        ssid="Home",
+        password=PASSWORD,
+        mqtt_host="192.168.1.10",
+        lora_address=pairing.address,
+        lora_channel=pairing.channel,
+    )
+
+    assert (await provision(VirtualCharger(), settings)).radio == pairing
 
 
 # --- the link drops -------------------------------------------------------------------
@@ -462,14 +535,14 @@ async def test_link_lost_after_a_reply_fails_the_next_step_before_writing(
 async def test_link_lost_right_after_set_cfg_info_reply_is_success() -> None:
     charger = VirtualCharger(lose_link={Command.SET_CFG_INFO: LinkLoss.AFTER_REPLY})
 
-    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert await provision(charger) == ProvisioningResult(radio=PAIRING)
     assert charger.disconnect_calls == 1
 
 
 async def test_link_lost_after_set_cfg_info_without_reply_is_success() -> None:
     charger = VirtualCharger(reply_to_cfg=False)
 
-    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert await provision(charger) == ProvisioningResult(radio=PAIRING)
     assert charger.committed is not None
     assert not any(b"set_cfg_info_respond" in data for data in charger.notifications)
 
@@ -479,7 +552,9 @@ async def test_reboot_racing_the_set_cfg_info_timeout_is_success() -> None:
     charger = VirtualCharger(reply_to_cfg=False)
     timeouts = {**TIMEOUTS, Command.SET_CFG_INFO: 0}
 
-    assert await provision(charger, timeouts=timeouts) == ProvisioningResult(15)
+    assert await provision(charger, timeouts=timeouts) == ProvisioningResult(
+        radio=PAIRING
+    )
 
 
 async def test_silent_reboot_needs_the_disconnect_callback() -> None:
@@ -540,7 +615,7 @@ async def test_failing_disconnect_does_not_hide_the_outcome(
 
     monkeypatch.setattr(charger, "disconnect", failing_disconnect)
 
-    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert await provision(charger) == ProvisioningResult(radio=PAIRING)
     assert calls == ["disconnect"]
 
 
@@ -583,7 +658,7 @@ MALFORMED = [
 async def test_malformed_notifications_are_ignored() -> None:
     charger = VirtualCharger(chatter={Command.SET_WIFI_INFO: MALFORMED})
 
-    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert await provision(charger) == ProvisioningResult(radio=PAIRING)
 
 
 async def test_replies_of_the_wrong_type_are_ignored() -> None:
@@ -600,13 +675,13 @@ async def test_replies_of_the_wrong_type_are_ignored() -> None:
         chatter={Command.SET_WIFI_INFO: stale, Command.SET_RTK_INFO: stale}
     )
 
-    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert await provision(charger) == ProvisioningResult(radio=PAIRING)
 
 
 async def test_repeated_replies_are_ignored() -> None:
     charger = VirtualCharger(duplicate_replies=True)
 
-    assert await provision(charger) == ProvisioningResult(channel=15)
+    assert await provision(charger) == ProvisioningResult(radio=PAIRING)
     assert charger.commands == ORDER
 
 
