@@ -238,10 +238,7 @@ class SoakRun:
         """Play the schedule, one fault after the other, until the quiet tail."""
         restart = next(plan for plan in schedule if plan.kind == HA_RESTART)
         for planned in schedule:
-            await asyncio.sleep(
-                min(planned.gap, max(0.0, quiet_from - time.monotonic()))
-            )
-            left = quiet_from - time.monotonic()
+            left = quiet_from - time.monotonic() - planned.gap
             # The restart comes in every run: earlier than planned if the
             # machine is slower than the plan, or the run short.
             plan = planned
@@ -250,7 +247,8 @@ class SoakRun:
             elif self.restarted and plan.kind == HA_RESTART:
                 continue
             if _needs(plan) > left:
-                break
+                continue  # a shorter one further on may still fit
+            await asyncio.sleep(planned.gap)
             if plan.kind == HA_RESTART:
                 commands.paused = True  # a restart is not the commands' test
                 await commands.drain()
