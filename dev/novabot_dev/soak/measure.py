@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 POLL = 0.25  # seconds between looks
 INTEGRATION_LOGGER = "custom_components.novabot"
+GATEWAY_BROKER_LOGGER = "amqtt"  # the broker inside the integration's gateway
 # Home Assistant's log format: date, time, level, (thread), [logger], message.
 LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (?P<level>[A-Z]+) "
@@ -226,6 +227,9 @@ class LogSummary:
     errors: Counter[str] = field(default_factory=Counter)
     other_error_lines: int = 0
     other_errors: Counter[str] = field(default_factory=Counter)
+    # What amqtt, run by the integration's gateway, logs at WARNING and above.
+    gateway_broker_lines: int = 0
+    gateway_broker: Counter[str] = field(default_factory=Counter)
 
 
 def summarise_logs(paths: Iterable[Path]) -> LogSummary:
@@ -239,9 +243,13 @@ def summarise_logs(paths: Iterable[Path]) -> LogSummary:
                 continue  # a traceback's continuation, or not a log line
             level, logger = match["level"], match["logger"]
             text = f"[{logger}] {match['message']}"
-            ours = logger == INTEGRATION_LOGGER or logger.startswith(
-                f"{INTEGRATION_LOGGER}."
-            )
+            ours = _within(logger, INTEGRATION_LOGGER)
+            if level in ("WARNING", "ERROR", "CRITICAL") and _within(
+                logger, GATEWAY_BROKER_LOGGER
+            ):
+                summary.gateway_broker_lines += 1
+                # One line per packet id: the same warning, counted once.
+                summary.gateway_broker[re.sub(r"\d+", "N", text)] += 1
             if level in ("ERROR", "CRITICAL"):
                 if ours:
                     summary.error_lines += 1
@@ -253,3 +261,7 @@ def summarise_logs(paths: Iterable[Path]) -> LogSummary:
                 summary.warning_lines += 1
                 summary.warnings[text] += 1
     return summary
+
+
+def _within(logger: str, parent: str) -> bool:
+    return logger == parent or logger.startswith(f"{parent}.")

@@ -139,6 +139,8 @@ class Results:
             "warnings": dict(self.logs.warnings.most_common()),
             "errors": dict(self.logs.errors.most_common()),
             "other_error_lines": self.logs.other_error_lines,
+            "gateway_broker_log_lines": self.logs.gateway_broker_lines,
+            "gateway_broker_log": dict(self.logs.gateway_broker.most_common()),
             "rss_start_mb": round(self.rss_mb["start"], 1),
             "rss_end_mb": round(self.rss_mb["end"], 1),
             "rss_growth_mb": round(self.rss_growth_mb(), 1),
@@ -240,16 +242,32 @@ class Results:
             "errors from others",
             *(f"  {count:>4} x {text}" for text, count in figures["warnings"].items()),
             *(f"  {count:>4} x {text}" for text, count in figures["errors"].items()),
+            f"log (amqtt, the gateway's broker): "
+            f"{figures['gateway_broker_log_lines']} warnings or errors",
+            *(
+                f"  {count:>4} x {text}"
+                for text, count in figures["gateway_broker_log"].items()
+            ),
             f"hass RSS: {figures['rss_start_mb']} -> {figures['rss_end_mb']} MB "
             f"(growth within processes: {figures['rss_growth_mb']} MB; {self.rss_mb})",
             f"tasks {figures['tasks_start']} -> {figures['tasks_end']}, "
             f"timers {figures['timers_start']} -> {figures['timers_end']}",
+            *self._census_changes(),
             f"seed {self.seed}, {self.minutes:g} minutes; files in {self.directory}",
             "targets met"
             if figures["targets_met"]
             else "TARGETS MISSED: " + "; ".join(figures["missed"]),
         ]
         return "\n".join(lines)
+
+    def _census_changes(self) -> list[str]:
+        """What runs or waits more (or less) at the end than at the start."""
+        start, end = self.census_start["detail"], self.census_end["detail"]
+        return [
+            f"  {what}: {start.get(what, 0)} -> {end.get(what, 0)}"
+            for what in sorted(start.keys() | end.keys())
+            if start.get(what, 0) != end.get(what, 0)
+        ]
 
     def final_line(self, figures: dict[str, Any]) -> str:
         """The last line: one JSON object."""

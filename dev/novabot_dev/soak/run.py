@@ -48,6 +48,10 @@ RECORDER_TIMEOUT = 20.0  # the recorder commits every second
 # Time a fault needs beyond its own length: recovery, the recorder, readings.
 FAULT_ALLOWANCE = 30.0
 RESTART_ALLOWANCE = 60.0
+# What a fault usually takes beyond its own length (recovery, the recorder,
+# readings), a restart (True) or another: where the plan puts the restart.
+ESTIMATED_OVERHEAD = {False: 5.0, True: 30.0}
+PLANNED_RUNS = 3  # the schedule is drawn for three times the run's length
 START_TIMEOUT = 300.0
 
 
@@ -78,14 +82,15 @@ def plan_faults(
 ) -> list[PlannedFault]:
     """The schedule: every kind in turn (shuffled), Home Assistant's restart once.
 
-    Drawn before the run, so it does not depend on how fast the machine is;
-    the restart goes where the planned time passes a point drawn between 30 %
-    and 60 % of the run.
+    Drawn before the run, so it does not depend on how fast the machine is:
+    more than a quick machine can play, the run takes them in order while they
+    fit. The restart goes where the estimated time passes a point drawn
+    between 30 % and 60 % of the run.
     """
     restart_at = rng.uniform(0.3, 0.6) * timing.seconds
     planned: list[PlannedFault] = []
     elapsed, bag = timing.warm_up, []
-    while elapsed < timing.seconds:
+    while elapsed < PLANNED_RUNS * timing.seconds:
         if not bag:
             bag = list(RANDOM_FAULTS)
             rng.shuffle(bag)
@@ -102,11 +107,7 @@ def plan_faults(
             service=rng.choice(SERVICES),
         )
         planned.append(fault)
-        elapsed += (
-            fault.gap
-            + fault.seconds
-            + (RESTART_ALLOWANCE if kind == HA_RESTART else 15)
-        )
+        elapsed += fault.gap + fault.seconds + ESTIMATED_OVERHEAD[kind == HA_RESTART]
     return planned
 
 
