@@ -26,6 +26,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import websocket_api
+from homeassistant.components.websocket_api.decorators import websocket_command
 from homeassistant.core import HassJob, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 import probatio as vol
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from types import CodeType
 
+    from homeassistant.components.websocket_api.connection import ActiveConnection
     from homeassistant.helpers.typing import ConfigType
 
 DOMAIN: Final = "soak_probe"
@@ -52,10 +54,10 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 @callback
-@websocket_api.websocket_command({vol.Required("type"): f"{DOMAIN}/census"})
+@websocket_command({vol.Required("type"): f"{DOMAIN}/census"})
 def websocket_census(
     hass: HomeAssistant,
-    connection: websocket_api.ActiveConnection,
+    connection: ActiveConnection,
     msg: dict[str, Any],
 ) -> None:
     """Count the owners' tasks and timers on the event loop, now."""
@@ -88,7 +90,8 @@ class Census:
         for handle in list(scheduled):
             if handle.cancelled():
                 continue
-            callback_args = (handle._callback, *handle._args)
+            # The handle's callback and arguments have no public accessors.
+            callback_args = (handle._callback, *handle._args)  # type: ignore[attr-defined]
             if (found := self._first_owner(callback_args, 0)) is not None:
                 timers[found[0]] += 1
                 detail[f"timer {found[0]}: {found[1]}"] += 1

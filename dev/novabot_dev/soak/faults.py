@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from custom_components.novabot.protocol import PayloadCodec, status_topic
 
@@ -137,7 +138,7 @@ def publish(
     """
     connected = threading.Event()
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
+        CallbackAPIVersion.VERSION2,
         client_id=f"soak-rogue-{secrets.token_hex(3)}",
         protocol=mqtt.MQTTv311,
     )

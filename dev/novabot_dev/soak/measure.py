@@ -22,6 +22,9 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
+
+from ..hass_api import ApiError
 from .expected import KEYS, differences
 
 if TYPE_CHECKING:
@@ -130,7 +133,8 @@ class Observer:
         while time.monotonic() < deadline:
             try:
                 live = await self.live_states()
-            except (ConnectionError, OSError, TimeoutError) as err:
+            except (ApiError, aiohttp.ClientError, OSError, TimeoutError) as err:
+                # Home Assistant still starting, or the connection dropped.
                 mismatch = {"api": {"error": repr(err)}}
             else:
                 mismatch = {

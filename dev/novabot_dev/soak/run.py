@@ -89,7 +89,7 @@ def plan_faults(
     """
     restart_at = rng.uniform(0.3, 0.6) * timing.seconds
     planned: list[PlannedFault] = []
-    elapsed, bag = timing.warm_up, []
+    elapsed, bag = timing.warm_up, list[str]()
     while elapsed < PLANNED_RUNS * timing.seconds:
         if not bag:
             bag = list(RANDOM_FAULTS)
