@@ -80,6 +80,14 @@ class SimulatedChargers:
             return
         self.serial_numbers.append(serial_number)
         say(f"starting the simulated charger {serial_number} -> {host}:{port}")
+        await self._processes.start(
+            f"simulator {serial_number}",
+            self.command(serial_number, host, port),
+            self._layout.simulator_log(serial_number),
+        )
+
+    def command(self, serial_number: str, host: str, port: int) -> list[str]:
+        """The simulator's command line for one charger."""
         command = [
             sys.executable,
             str(SIMULATOR),
@@ -92,8 +100,4 @@ class SimulatedChargers:
         ]  # fmt: skip
         if self._encrypt:
             command.append("--encrypt")
-        await self._processes.start(
-            f"simulator {serial_number}",
-            command,
-            self._layout.simulator_log(serial_number),
-        )
+        return command

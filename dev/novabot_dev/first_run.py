@@ -59,11 +59,20 @@ def needed(layout: Layout) -> bool:
 
 def write_config(layout: Layout, credentials: dict[str, str]) -> None:
     """configuration.yaml and the storage files, as Home Assistant writes them."""
+    write_files(
+        layout,
+        configuration_yaml(layout),
+        config_entries(layout, credentials["mqtt_password"]),
+    )
+
+
+def write_files(layout: Layout, yaml: str, entries: dict[str, Any]) -> None:
+    """configuration.yaml, the config entries, and the rest of a first run's storage."""
     storage = layout.config / ".storage"
     storage.mkdir(parents=True)
-    (layout.config / "configuration.yaml").write_text(configuration_yaml(layout))
+    (layout.config / "configuration.yaml").write_text(yaml)
     for name, content in (
-        ("core.config_entries", config_entries(layout, credentials["mqtt_password"])),
+        ("core.config_entries", entries),
         ("core.network", network()),
         ("onboarding", onboarding()),
         ("http", http(layout)),
@@ -134,13 +143,32 @@ def _entry(**fields: Any) -> dict[str, Any]:
 
 def config_entries(layout: Layout, mqtt_password: str) -> dict[str, Any]:
     """core.config_entries: MQTT logged in to Mosquitto, one charger in gateway mode."""
+    # As the setup dialog creates it for a charger behind the add-on: the
+    # gateway on its default port and address, like the new charger's.
+    charger = charger_entry(layout, PROVISIONED_SERIAL_NUMBER, GATEWAY_PORT)
+    return entries_file([mqtt_entry(layout, mqtt_password), charger])
+
+
+def entries_file(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """core.config_entries holding ``entries``."""
     from homeassistant import config_entries  # noqa: PLC0415
+
+    return {
+        "version": config_entries.STORAGE_VERSION,
+        "minor_version": config_entries.STORAGE_VERSION_MINOR,
+        "key": config_entries.STORAGE_KEY,
+        "data": {"entries": entries},
+    }
+
+
+def mqtt_entry(layout: Layout, mqtt_password: str) -> dict[str, Any]:
+    """The MQTT integration, logged in to the instance's Mosquitto."""
     from homeassistant.components.mqtt.const import (  # noqa: PLC0415
         CONFIG_ENTRY_MINOR_VERSION,
         CONFIG_ENTRY_VERSION,
     )
 
-    mqtt = _entry(
+    return _entry(
         domain="mqtt",
         title=layout.host,
         data={
@@ -155,29 +183,30 @@ def config_entries(layout: Layout, mqtt_password: str) -> dict[str, Any]:
         version=CONFIG_ENTRY_VERSION,
         minor_version=CONFIG_ENTRY_MINOR_VERSION,
     )
-    # As the setup dialog creates it for a charger behind the add-on: the
-    # gateway on its default port and address, like the new charger's.
-    charger = _entry(
+
+
+def charger_entry(
+    layout: Layout,
+    serial_number: str,
+    gateway_port: int,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A charger set up in gateway mode, told to report to ``gateway_port``."""
+    return _entry(
         domain="novabot",
-        title=f"Novabot charger {PROVISIONED_SERIAL_NUMBER}",
+        title=f"Novabot charger {serial_number}",
         data={
-            "serial_number": PROVISIONED_SERIAL_NUMBER,
+            "serial_number": serial_number,
             "charger_channel": 15,
             "mqtt_host": layout.host,
-            "mqtt_port": GATEWAY_PORT,
+            "mqtt_port": gateway_port,
             "gateway": True,
         },
-        options={},
-        unique_id=PROVISIONED_SERIAL_NUMBER,
+        options=options or {},
+        unique_id=serial_number,
         version=1,
         minor_version=1,
     )
-    return {
-        "version": config_entries.STORAGE_VERSION,
-        "minor_version": config_entries.STORAGE_VERSION_MINOR,
-        "key": config_entries.STORAGE_KEY,
-        "data": {"entries": [mqtt, charger]},
-    }
 
 
 def network() -> dict[str, Any]:

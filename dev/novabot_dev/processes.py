@@ -58,16 +58,22 @@ class Processes:
         args: list[str],
         log: Path | None,
         env: Mapping[str, str] | None = None,
+        *,
+        pipes: bool = False,
     ) -> asyncio.subprocess.Process:
-        """Start ``args`` as ``name``; output to ``log``, or to this terminal."""
+        """Start ``args`` as ``name``; output to ``log``, or to this terminal.
+
+        ``pipes``: its stdin and stdout are pipes to this process (a simulated
+        charger taking faults and telling what it did); stderr goes to ``log``.
+        """
         # The child writes to its own copy of the log's descriptor.
         with contextlib.ExitStack() as stack:
             output = None if log is None else stack.enter_context(log.open("ab"))
             process = await asyncio.create_subprocess_exec(
                 *args,
                 cwd=ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
+                stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if pipes else output,
                 stderr=output,
                 env=None if env is None else {**os.environ, **env},
                 start_new_session=True,
