@@ -225,6 +225,26 @@ async def test_no_entry_needing_the_gateway_leaves_no_issue_and_no_timer(
     assert listening_on(hass) == ([], [])
 
 
+async def test_a_port_opened_for_another_lease_ends_the_issue(
+    hass: HomeAssistant,
+    release: Release,
+    port: int,
+    blocker: socket.socket,
+    taken_port: int,
+) -> None:
+    """A second lease on a retried port finds it free: the issue goes at once."""
+    release_entry = await use_gateway(hass, taken_port, OTHER_SN, keep=True)
+    blocker.close()
+
+    release_flow = await use_gateway(hass, taken_port, OTHER_SN)
+
+    assert listening_on(hass) == (sorted([port, taken_port]), [])
+    assert gateway_issue(hass, taken_port) is None
+    assert retry_timers(hass) == []
+    await release_flow()
+    await release_entry()
+
+
 @pytest.mark.usefixtures("settings_entry")
 async def test_an_address_that_will_not_bind_gives_a_cannot_listen_issue(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, port: int

@@ -145,6 +145,9 @@ class _GatewayManager:
                         await self._async_stop()
                     raise
                 self._not_listening(port, err)
+            else:
+                # An entry's port being retried may open for this lease first.
+                self._listening_or_unwanted(port)
             await gateway.async_admit(serial_number)
             lease = next(self._lease_ids)
             self._leases[lease] = _Lease(serial_number, port, keep)
