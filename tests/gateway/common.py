@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 import errno
 import logging
 import socket
@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.novabot.const import (
     CONF_GATEWAY_BIND_ADDRESS,
     CONF_GATEWAY_PORT,
+    CONF_MQTT_PORT,
     DOMAIN,
 )
 from custom_components.novabot.gateway import (
@@ -75,19 +76,23 @@ def add_gateway_entry(
     *,
     bind_address: str | None = LOOPBACK,
     port: int | None = None,
+    created_at: datetime | None = None,
+    gateway: bool = True,
 ) -> MockConfigEntry:
-    """A gateway-mode entry whose options hold these gateway settings (not set up).
+    """An entry whose options hold these gateway settings, added but not set up.
 
-    ``None`` leaves that option out, as in an entry from before the options.
+    Its charger was told ``port``. ``None`` leaves that option out, as in an
+    entry from before the options.
     """
+    data = entry_data(serial_number, gateway=gateway)
     options: dict[str, Any] = {}
     if bind_address is not None:
         options[CONF_GATEWAY_BIND_ADDRESS] = bind_address
     if port is not None:
-        options[CONF_GATEWAY_PORT] = port
-    entry = mock_entry(
-        serial_number, data=entry_data(serial_number, gateway=True), options=options
-    )
+        options[CONF_GATEWAY_PORT] = data[CONF_MQTT_PORT] = port
+    entry = mock_entry(serial_number, data=data, options=options)
+    if created_at is not None:
+        entry.created_at = created_at
     entry.add_to_hass(hass)
     return entry
 
