@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+import errno
 import socket
 from typing import TYPE_CHECKING, Any
+from unittest.mock import patch
 
 from homeassistant.setup import async_setup_component
 from novabot_dev.mosquitto import free_port
@@ -14,6 +17,7 @@ from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 from custom_components.novabot.const import CONF_GATEWAY_BIND_ADDRESS, DOMAIN
 from custom_components.novabot.gateway import (
     DATA_GATEWAY,
+    RETRY_INTERVAL,
     GatewayPortInUseError,
     GatewaySettings,
     async_apply_gateway_settings,
@@ -34,7 +38,10 @@ from .common import (
     STATUS,
     add_gateway_entry,
     counters,
+    gateway_issue,
+    let_time_pass,
     port_is_free,
+    retry_timers,
     running_gateway,
     use_gateway,
 )
@@ -240,6 +247,65 @@ async def test_a_move_failing_on_a_later_port_moves_none(
         assert bound_address(hass, each) == (LOOPBACK, each)
         assert port_is_free(each, OTHER_LOOPBACK)
     await release_other()
+
+
+@pytest.mark.usefixtures("other_loopback_blocker")
+async def test_a_port_lost_while_moving_back_is_retried(
+    hass: HomeAssistant,
+    release: Release,
+    settings_entry: MockConfigEntry,
+    port: int,
+) -> None:
+    """Another program takes the old port during a failed move: issue and retries."""
+    real_start_server = asyncio.start_server
+    thief = socket.socket()
+
+    async def start_server_while_another_program_takes_the_port(
+        *args: Any, **kwargs: Any
+    ) -> Any:
+        if args[1] == OTHER_LOOPBACK:  # the move: the old socket was just closed
+            thief.bind((LOOPBACK, port))
+            thief.listen()
+        return await real_start_server(*args, **kwargs)
+
+    with (
+        thief,
+        patch(
+            "asyncio.start_server",
+            side_effect=start_server_while_another_program_takes_the_port,
+        ),
+    ):
+        with pytest.raises(GatewayPortInUseError):
+            await move_to(hass, settings_entry, OTHER_LOOPBACK)
+
+        assert where(hass) == (LOOPBACK, [])
+        assert async_get_gateway_diagnostics(hass)["ports_not_open"] == [port]
+        assert gateway_issue(hass, port) is not None
+        assert len(retry_timers(hass)) == 1
+
+    await let_time_pass(hass, RETRY_INTERVAL)  # the thief has gone
+    assert where(hass) == (LOOPBACK, [port])
+    assert gateway_issue(hass, port) is None
+
+
+async def test_a_port_that_would_not_open_is_tried_at_once_at_the_new_address(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    settings_entry: MockConfigEntry,
+    port: int,
+) -> None:
+    """The owner corrects an address that would not bind: no wait for the retry."""
+    cannot_bind = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+    with patch("asyncio.start_server", side_effect=cannot_bind):
+        release = await use_gateway(hass, port, keep=True)
+    assert gateway_issue(hass, port) is not None
+
+    await move_to(hass, settings_entry, OTHER_LOOPBACK)
+
+    assert where(hass) == (OTHER_LOOPBACK, [port])
+    assert gateway_issue(hass, port) is None
+    assert retry_timers(hass) == []
+    await release()
 
 
 @pytest.mark.usefixtures("release")
