@@ -31,6 +31,7 @@ from .common import (
     retry_timers,
     running_gateway,
     use_gateway,
+    warnings_logged,
 )
 
 if TYPE_CHECKING:
@@ -155,15 +156,15 @@ async def test_an_entry_keeps_its_lease_while_its_port_is_taken(
     await release_other()
 
 
-@pytest.mark.usefixtures("settings_entry")
+@pytest.mark.usefixtures("settings_entry", "mqtt_mock")
 async def test_a_taken_port_is_retried_every_30_seconds_until_it_opens(
     hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
     chargers: ConnectCharger,
     blocker: socket.socket,
     taken_port: int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Tried again every RETRY_INTERVAL; once open, the issue and the timer go."""
+    """Tried again every RETRY_INTERVAL, warned once; once open, issue and timer go."""
     assert RETRY_INTERVAL == 30
     release = await use_gateway(hass, taken_port, keep=True)
     assert running_gateway(hass).running  # the broker runs, for when it opens
@@ -173,6 +174,8 @@ async def test_a_taken_port_is_retried_every_30_seconds_until_it_opens(
     assert gateway_issue(hass, taken_port) is not None
     (second_retry,) = retry_timers(hass)
     assert second_retry is not first_retry
+    (warning,) = warnings_logged(caplog)
+    assert f"cannot listen on port {taken_port}" in warning.getMessage()
 
     blocker.close()
     await let_time_pass(hass, RETRY_INTERVAL / 2)  # not yet
