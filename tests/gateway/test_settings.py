@@ -26,7 +26,7 @@ from custom_components.novabot.gateway import (
 )
 from custom_components.novabot.gateway.settings import gateway_entries
 
-from ..common import entry_data, setup_entry
+from ..common import entry_data, mock_entry, setup_entry
 from ..flow_helpers import wait_for
 from .common import (
     COMMAND,
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from .clients import ConnectCharger
     from .common import Release
 
-THIRD_SN = "LFIC1230700555"
 EARLIER = datetime(2025, 4, 1, tzinfo=UTC)
 LATER = EARLIER + timedelta(days=30)
 
@@ -114,19 +113,31 @@ def test_the_oldest_gateway_entry_s_settings_count(
     assert [entry.unique_id for entry in gateway_entries(hass)] == [SN, OTHER_SN]
 
 
+@pytest.mark.parametrize(
+    "reverse", [False, True], ids=["in entry id order", "in reverse entry id order"]
+)
 def test_entries_created_at_the_same_time_are_ordered_by_entry_id(
-    hass: HomeAssistant,
+    hass: HomeAssistant, reverse: bool
 ) -> None:
-    """Entries migrated from before creation times all date from 1970: still one answer."""
-    first = add_gateway_entry(
-        hass, OTHER_SN, bind_address="10.0.0.2", created_at=EARLIER
-    )
-    second = add_gateway_entry(hass, SN, bind_address="10.0.0.1", created_at=EARLIER)
-    expected = min(first, second, key=lambda entry: entry.entry_id)
+    """Entries migrated from before creation times all date from 1970: one answer."""
+    migrated = datetime.fromtimestamp(0, UTC)
+    entries = [
+        mock_entry(
+            serial_number,
+            data=entry_data(serial_number, gateway=True),
+            options={CONF_GATEWAY_BIND_ADDRESS: address},
+        )
+        for serial_number, address in ((SN, "10.0.0.1"), (OTHER_SN, "10.0.0.2"))
+    ]
+    entries.sort(key=lambda entry: entry.entry_id, reverse=reverse)
+    for entry in entries:
+        entry.created_at = migrated
+        entry.add_to_hass(hass)
+    first = min(entries, key=lambda entry: entry.entry_id)
 
     assert (
         shared_gateway_settings(hass).bind_address
-        == expected.options[CONF_GATEWAY_BIND_ADDRESS]
+        == first.options[CONF_GATEWAY_BIND_ADDRESS]
     )
 
 
