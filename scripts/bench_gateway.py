@@ -36,6 +36,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.novabot import gateway as gw
 from tests.gateway.clients import PahoCharger, connect_packet, publish_packet
+from tests.gateway.common import add_gateway_entry
 from tests.mosquitto import Mosquitto, free_port
 
 if TYPE_CHECKING:
@@ -162,8 +163,9 @@ async def test_gateway_alone(
         arrived.put_nowait(time.perf_counter())
 
     port = free_port()
+    add_gateway_entry(hass, SN, bind_address=LOOPBACK, port=port)
     with patch.object(gw.mqtt, "async_publish", publish_stub):
-        release = await gw.async_use_gateway(hass, SN, port=port, bind_address=LOOPBACK)
+        release = await gw.async_use_gateway(hass, SN, port)
         charger = PahoCharger(port)
         await charger.connect()
         latency = await measure_latency(
@@ -213,7 +215,8 @@ async def test_end_to_end_through_mosquitto(
         await direct.close()
 
         port = free_port()
-        release = await gw.async_use_gateway(hass, SN, port=port, bind_address=LOOPBACK)
+        add_gateway_entry(hass, SN, bind_address=LOOPBACK, port=port)
+        release = await gw.async_use_gateway(hass, SN, port)
         charger = PahoCharger(port)
         await charger.connect()
         through = await measure_latency(

@@ -52,11 +52,20 @@ def publish_packet(topic: str, payload: bytes) -> bytes:
 class PahoCharger:
     """A paho-mqtt client shaped like the charger, driven by the running loop.
 
+    Anonymous unless given a login (what firmware v0.4.0 sends is disputed).
+
     paho's external-loop callbacks register its socket with asyncio, so no
     thread is started and nothing outlives ``close()``.
     """
 
-    def __init__(self, port: int, client_id: str = CLIENT_ID) -> None:
+    def __init__(
+        self,
+        port: int,
+        client_id: str = CLIENT_ID,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.loop = asyncio.get_running_loop()
         self.port = port
         self.client = paho.Client(
@@ -65,6 +74,8 @@ class PahoCharger:
             protocol=paho.MQTTv311,
             clean_session=True,
         )
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.connack: asyncio.Future[ReasonCode] = self.loop.create_future()
         self.disconnected = asyncio.Event()
         self.messages: asyncio.Queue[paho.MQTTMessage] = asyncio.Queue()

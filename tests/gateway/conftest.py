@@ -9,16 +9,13 @@ from novabot_dev.mosquitto import free_port
 import pytest
 
 from .clients import ConnectCharger, OpenRawClient, PahoCharger, RawClient
-from .common import (
-    CLIENT_ID,
-    LOOPBACK,
-    use_gateway,
-)
+from .common import CLIENT_ID, LOOPBACK, add_gateway_entry, use_gateway
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Generator
 
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
     from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
     from .common import Release
@@ -31,17 +28,36 @@ def port(socket_enabled: None) -> int:
 
 
 @pytest.fixture
-def taken_port(socket_enabled: None) -> Generator[int]:
+def blocker(socket_enabled: None) -> Generator[socket.socket]:
+    """Another program listening on a loopback port; close it to free the port."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        sock.listen()
+        yield sock
+
+
+@pytest.fixture
+def taken_port(blocker: socket.socket) -> int:
     """A loopback port another program listens on."""
-    with socket.socket() as blocker:
-        blocker.bind((LOOPBACK, 0))
-        blocker.listen()
-        yield blocker.getsockname()[1]
+    port: int = blocker.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def settings_entry(hass: HomeAssistant, port: int) -> MockConfigEntry:
+    """A gateway charger's entry whose options keep the gateway on loopback.
+
+    The entry is only added, not set up: it holds the shared settings.
+    """
+    return add_gateway_entry(hass, bind_address=LOOPBACK, port=port)
 
 
 @pytest.fixture
 async def release(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, port: int
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    settings_entry: MockConfigEntry,
+    port: int,
 ) -> AsyncGenerator[Release]:
     """The gateway running on ``port`` with SN admitted; released afterwards.
 
@@ -57,8 +73,14 @@ async def chargers(port: int) -> AsyncGenerator[ConnectCharger]:
     """Connect paho chargers (to ``port`` unless told another); all closed afterwards."""
     opened: list[PahoCharger] = []
 
-    async def connect(client_id: str = CLIENT_ID, *, to: int = port) -> PahoCharger:
-        charger = PahoCharger(to, client_id)
+    async def connect(
+        client_id: str = CLIENT_ID,
+        *,
+        to: int = port,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> PahoCharger:
+        charger = PahoCharger(to, client_id, username=username, password=password)
         opened.append(charger)
         reason = await charger.connect()
         assert not reason.is_failure, reason

@@ -1,25 +1,21 @@
-"""What the gateway shows in diagnostics: state, clients, limits and counters."""
+"""What the gateway shows in diagnostics: state, ports, clients, limits and counters."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from custom_components.novabot.gateway import (
-    DEFAULT_BIND_ADDRESS,
-    DEFAULT_GATEWAY_PORT,
-    Drop,
-    async_get_gateway_diagnostics,
-)
+from custom_components.novabot.gateway import Drop, async_get_gateway_diagnostics
 
 from ..flow_helpers import wait_for
 from .common import (
     CLIENT_ID,
     LOOPBACK,
+    OTHER_SN,
     REPORT,
-    SN,
     STATUS,
     counters,
     dropped,
+    use_gateway,
 )
 
 if TYPE_CHECKING:
@@ -34,8 +30,13 @@ async def test_diagnostics_of_a_running_gateway(
     mqtt_mock: MqttMockHAClient,
     clients: ConnectCharger,
     port: int,
+    taken_port: int,
 ) -> None:
-    """State, address, admitted chargers, clients, limits and counters."""
+    """Ports open and not, address, how many chargers, clients, limits, counters.
+
+    Serial numbers stay out: the chargers are only counted.
+    """
+    release_other = await use_gateway(hass, taken_port, OTHER_SN, keep=True)
     charger = await clients()
     charger.publish(STATUS, REPORT)
     charger.publish("foreign", b"{}")
@@ -44,9 +45,10 @@ async def test_diagnostics_of_a_running_gateway(
 
     assert async_get_gateway_diagnostics(hass) == {
         "running": True,
-        "port": port,
+        "ports": [port],
+        "ports_not_open": [taken_port],
         "bind_address": LOOPBACK,
-        "admitted_serial_numbers": [SN],
+        "chargers_admitted": 2,
         "clients": [
             {
                 "client_id": CLIENT_ID,
@@ -69,13 +71,25 @@ async def test_diagnostics_of_a_running_gateway(
             "disconnected": {},
         },
     }
+    await release_other()
 
 
 async def test_diagnostics_before_any_use(hass: HomeAssistant) -> None:
-    """Never used: an idle gateway with the defaults."""
+    """Never used: an idle gateway, nowhere, nobody, nothing counted."""
     diagnostics = async_get_gateway_diagnostics(hass)
-    assert diagnostics["running"] is False
-    assert diagnostics["port"] is None
-    assert diagnostics["clients"] == []
-    assert diagnostics["counters"]["dropped"] == {}
-    assert (DEFAULT_GATEWAY_PORT, DEFAULT_BIND_ADDRESS) == (1885, "0.0.0.0")  # noqa: S104
+    del diagnostics["limits"]
+    assert diagnostics == {
+        "running": False,
+        "ports": [],
+        "ports_not_open": [],
+        "bind_address": None,
+        "chargers_admitted": 0,
+        "clients": [],
+        "counters": {
+            "connections": 0,
+            "relayed_up": 0,
+            "relayed_down": 0,
+            "dropped": {},
+            "disconnected": {},
+        },
+    }

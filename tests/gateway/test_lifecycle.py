@@ -1,38 +1,26 @@
-"""The gateway's life: started by its first user, shared, moved, stopped."""
+"""The gateway's life: started by its first user, shared, stopped by its last."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.const import EVENT_HOMEASSISTANT_CLOSE, EVENT_HOMEASSISTANT_STOP
 from homeassistant.exceptions import HomeAssistantError
-from novabot_dev.mosquitto import free_port
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_mqtt_message,
-)
+from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
-from custom_components.novabot.const import (
-    CONF_GATEWAY,
-    CONF_GATEWAY_BIND_ADDRESS,
-    CONF_GATEWAY_PORT,
-    CONF_MQTT_PORT,
-    DOMAIN,
-)
+from custom_components.novabot.const import DOMAIN
 from custom_components.novabot.gateway import (
-    DEFAULT_BIND_ADDRESS,
-    DEFAULT_GATEWAY_PORT,
+    DATA_GATEWAY,
     Drop,
     GatewayError,
     GatewayMqttUnavailableError,
     GatewayPortInUseError,
     GatewayStartError,
     async_get_gateway_diagnostics,
-    async_use_gateway,
-    gateway_endpoint,
     limits,
     relay,
 )
@@ -47,7 +35,9 @@ from .common import (
     STATUS,
     counters,
     dropped,
+    gateway_issue,
     port_is_free,
+    retry_timers,
     running_gateway,
     use_gateway,
 )
@@ -65,35 +55,13 @@ def is_running(hass: HomeAssistant) -> bool:
     return running
 
 
-@pytest.mark.parametrize(
-    ("data", "options", "expected"),
-    [
-        pytest.param(
-            {CONF_GATEWAY: True, CONF_MQTT_PORT: 1890},
-            {},
-            (1890, DEFAULT_BIND_ADDRESS),
-            id="the port the charger was told",
-        ),
-        pytest.param(
-            {CONF_MQTT_PORT: 1883},
-            {},
-            (DEFAULT_GATEWAY_PORT, DEFAULT_BIND_ADDRESS),
-            id="not in gateway mode yet: the default",
-        ),
-        pytest.param(
-            {CONF_GATEWAY: True, CONF_MQTT_PORT: 1890},
-            {CONF_GATEWAY_PORT: 1999, CONF_GATEWAY_BIND_ADDRESS: "192.168.1.2"},
-            (1999, "192.168.1.2"),
-            id="the options",
-        ),
-    ],
-)
-def test_where_an_entry_s_gateway_listens(
-    data: dict[str, Any], options: dict[str, Any], expected: tuple[int, str]
-) -> None:
-    """The options first, then the port a gateway-mode charger was told."""
-    entry = MockConfigEntry(domain=DOMAIN, data=data, options=options)
-    assert gateway_endpoint(entry) == expected
+def gateway_tasks() -> list[asyncio.Task[Any]]:
+    """Tasks of the gateway still alive: connections, relays, retries."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and task.get_name().startswith(f"{DOMAIN} gateway")
+    ]
 
 
 async def test_the_last_release_stops_the_gateway_and_frees_the_port(
@@ -120,6 +88,7 @@ async def test_the_last_release_stops_the_gateway_and_frees_the_port(
     assert port_is_free(port)
 
 
+@pytest.mark.usefixtures("settings_entry")
 async def test_the_same_charger_twice_needs_two_releases(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, port: int
 ) -> None:
@@ -129,10 +98,12 @@ async def test_the_same_charger_twice_needs_two_releases(
     await first()
     await first()
     assert running_gateway(hass).serial_numbers == {SN}
+    assert not port_is_free(port)
     await second()
     assert port_is_free(port)
 
 
+@pytest.mark.usefixtures("settings_entry")
 async def test_two_chargers_share_the_gateway(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
@@ -143,13 +114,13 @@ async def test_two_chargers_share_the_gateway(
     release_first, release_other = await asyncio.gather(
         use_gateway(hass, port), use_gateway(hass, port, OTHER_SN)
     )
-    diagnostics = async_get_gateway_diagnostics(hass)
-    assert diagnostics["admitted_serial_numbers"] == sorted([SN, OTHER_SN])
+    assert async_get_gateway_diagnostics(hass)["chargers_admitted"] == 2
 
     charger = await chargers()
     await charger.subscribe(COMMAND)
     await release_first()
     assert running_gateway(hass).serial_numbers == {OTHER_SN}
+    assert async_get_gateway_diagnostics(hass)["chargers_admitted"] == 1
 
     charger.publish(STATUS, REPORT)
     await wait_for(lambda: dropped(hass, Drop.UNKNOWN_SERIAL) == 1)
@@ -163,60 +134,55 @@ async def test_two_chargers_share_the_gateway(
     assert port_is_free(port)
 
 
-async def test_another_port_moves_the_gateway(
-    hass: HomeAssistant, release: Release, clients: ConnectCharger, port: int
+async def test_the_gateway_stops_with_home_assistant_and_leaves_nothing(
+    hass: HomeAssistant,
+    release: Release,
+    clients: ConnectCharger,
+    port: int,
+    taken_port: int,
 ) -> None:
-    """A user on another port restarts the gateway there, for every charger."""
-    new_port = free_port()
+    """EVENT_HOMEASSISTANT_STOP: no task, no retry timer, no bound port is left.
+
+    Nobody released anything: the charger is connected, and an entry's port
+    is being retried.
+    """
     charger = await clients()
-
-    release_other = await use_gateway(hass, new_port, OTHER_SN)
-    await charger.wait_disconnected()
-    assert port_is_free(port)
-    assert not port_is_free(new_port)
-    diagnostics = async_get_gateway_diagnostics(hass)
-    assert (diagnostics["port"], diagnostics["bind_address"]) == (new_port, LOOPBACK)
-    assert diagnostics["admitted_serial_numbers"] == sorted([SN, OTHER_SN])
-
-    charger = await clients(to=new_port)
     await charger.subscribe(COMMAND)
-    async_fire_mqtt_message(hass, COMMAND, b"command")  # resubscribed after the move
-    assert (await charger.receive()).payload == b"command"
-    await charger.close()
-
-    await release_other()
-    assert not port_is_free(new_port)  # SN still uses it
-    await release()
-    assert port_is_free(new_port)
-
-
-async def test_a_taken_port_on_move_keeps_the_old_gateway(
-    hass: HomeAssistant, release: Release, port: int, taken_port: int
-) -> None:
-    """A move that fails leaves the gateway serving on its old port."""
-    with pytest.raises(GatewayPortInUseError):
-        await use_gateway(hass, taken_port, OTHER_SN)
-
-    diagnostics = async_get_gateway_diagnostics(hass)
-    assert (diagnostics["running"], diagnostics["port"]) == (True, port)
-    assert diagnostics["admitted_serial_numbers"] == [SN]
-    await release()
-    assert port_is_free(port)
-
-
-async def test_the_gateway_stops_with_home_assistant(
-    hass: HomeAssistant, release: Release, clients: ConnectCharger, port: int
-) -> None:
-    """EVENT_HOMEASSISTANT_STOP frees the port even if nobody releases."""
-    charger = await clients()
+    await use_gateway(hass, taken_port, OTHER_SN, keep=True)
+    assert retry_timers(hass)
+    gateway = running_gateway(hass)
 
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
 
     await charger.wait_disconnected()
     assert port_is_free(port)
     assert not is_running(hass)
+    assert gateway.ports == frozenset()
+    assert not gateway._clients._serving
+    assert not gateway._relay._uplink
+    assert gateway_tasks() == []
+    assert retry_timers(hass) == []
+    assert async_get_gateway_diagnostics(hass)["ports_not_open"] == []
     await release()  # later unloads are harmless
+    assert not is_running(hass)
+
+
+async def test_a_gateway_started_after_stop_stops_on_close(
+    hass: HomeAssistant, release: Release, port: int
+) -> None:
+    """A late user (a config flow during shutdown) is covered by the CLOSE event."""
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    late = await use_gateway(hass, port)
+    assert is_running(hass)
+
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_CLOSE)
+    await hass.async_block_till_done()
+
+    assert not is_running(hass)
+    assert port_is_free(port)
+    await late()
 
 
 async def test_stopping_does_not_wait_for_clients_being_admitted(
@@ -258,10 +224,11 @@ async def test_stopping_cancels_reports_waiting_on_home_assistant_mqtt(
     assert counters(hass)["relayed_up"] == 0
 
 
-async def test_a_taken_port_raises_port_in_use(
+@pytest.mark.usefixtures("settings_entry")
+async def test_a_flow_on_a_taken_port_raises_and_leaves_no_gateway(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, taken_port: int
 ) -> None:
-    """Another program on the port: GatewayPortInUseError with that port."""
+    """Without keep: GatewayPortInUseError with that port, nothing left running."""
     with pytest.raises(GatewayPortInUseError) as caught:
         await use_gateway(hass, taken_port)
 
@@ -273,26 +240,63 @@ async def test_a_taken_port_raises_port_in_use(
     assert err.translation_key == "gateway_port_in_use"
     assert err.translation_placeholders == {"port": str(taken_port)}
     assert not is_running(hass)
-    assert async_get_gateway_diagnostics(hass)["admitted_serial_numbers"] == []
+    assert hass.data[DATA_GATEWAY].gateway is None
+    assert async_get_gateway_diagnostics(hass)["chargers_admitted"] == 0
+    assert gateway_issue(hass, taken_port) is None
+    assert retry_timers(hass) == []
+    assert gateway_tasks() == []
 
 
-async def test_an_address_that_is_not_ours_raises_start_error(
+async def test_a_flow_on_a_taken_port_leaves_the_running_gateway_as_it_was(
+    hass: HomeAssistant, release: Release, clients: ConnectCharger, taken_port: int
+) -> None:
+    """The gateway others use serves on; the flow's charger is not admitted."""
+    charger = await clients()
+
+    with pytest.raises(GatewayPortInUseError):
+        await use_gateway(hass, taken_port, OTHER_SN)
+
+    diagnostics = async_get_gateway_diagnostics(hass)
+    assert (diagnostics["running"], diagnostics["ports"]) == (True, [charger.port])
+    assert diagnostics["ports_not_open"] == []
+    assert diagnostics["chargers_admitted"] == 1
+    assert running_gateway(hass).serial_numbers == {SN}
+    assert gateway_issue(hass, taken_port) is None
+    assert retry_timers(hass) == []
+    charger.publish(STATUS, REPORT)
+    await wait_for(lambda: counters(hass)["relayed_up"] == 1)
+
+
+@pytest.mark.usefixtures("settings_entry")
+async def test_a_flow_on_an_address_that_will_not_bind_raises_start_error(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, port: int
 ) -> None:
-    """An address of no local interface cannot be bound either."""
-    with pytest.raises(GatewayStartError) as caught:
-        await async_use_gateway(hass, SN, port=port, bind_address="192.0.2.1")
+    """Another reason a port cannot open: GatewayStartError says where and why."""
+    cannot_bind = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+    with (
+        patch("asyncio.start_server", side_effect=cannot_bind),
+        pytest.raises(GatewayStartError) as caught,
+    ):
+        await use_gateway(hass, port)
+
     assert caught.value.translation_key == "gateway_start_failed"
-    assert caught.value.translation_placeholders["address"] == "192.0.2.1"
-    assert caught.value.translation_placeholders["port"] == str(port)
+    assert caught.value.translation_placeholders == {
+        "address": LOOPBACK,
+        "port": str(port),
+        "error": "Cannot assign requested address",
+    }
     assert not is_running(hass)
+    assert gateway_issue(hass, port) is None
 
 
+@pytest.mark.usefixtures("settings_entry")
 async def test_without_mqtt_the_gateway_does_not_start(
     hass: HomeAssistant, port: int
 ) -> None:
     """The gateway relays through Home Assistant's MQTT: it must be set up."""
     with pytest.raises(GatewayMqttUnavailableError) as caught:
-        await use_gateway(hass, port)
+        await use_gateway(hass, port, keep=True)
     assert caught.value.translation_key == "gateway_mqtt_unavailable"
     assert port_is_free(port)
+    assert not is_running(hass)
+    assert gateway_issue(hass, port) is None

@@ -115,13 +115,14 @@ async def test_an_unexpected_error_ends_only_that_connection(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
     clients: ConnectCharger,
+    port: int,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A bug met by one client closes its connection; the gateway keeps serving."""
     with patch.object(
         connection._Connection, "async_run", side_effect=RuntimeError("bug")
     ):
-        charger = PahoCharger(running_gateway(hass).port, "ESP32_unlucky")
+        charger = PahoCharger(port, "ESP32_unlucky")
         charger.client.connect(LOOPBACK, charger.port)
         await charger.wait_disconnected()  # closed without a CONNACK
         await charger.close()

@@ -145,6 +145,9 @@ class _GatewayManager:
                         await self._async_stop()
                     raise
                 self._not_listening(port, err)
+            else:
+                # An entry's port being retried may open for this lease first.
+                self._listening_or_unwanted(port)
             await gateway.async_admit(serial_number)
             lease = next(self._lease_ids)
             self._leases[lease] = _Lease(serial_number, port, keep)
@@ -168,9 +171,19 @@ class _GatewayManager:
     async def async_apply_settings(self) -> None:
         """Listen where the shared settings now say; raise GatewayError if it cannot."""
         async with self._lock:
-            if self.gateway is not None:
-                await self.gateway.async_rebind(
+            gateway = self.gateway
+            if gateway is None:
+                return
+            try:
+                await gateway.async_rebind(
                     shared_gateway_settings(self._hass).bind_address
+                )
+            finally:
+                # Ports not open are tried at once where it now listens: the
+                # new address may be the fix, and a failed move may not have
+                # got a port back (another program took it meanwhile).
+                await self._async_listen_on(
+                    gateway, self._wanted_ports() - gateway.ports
                 )
 
     async def _async_start(self) -> NovabotGateway:
@@ -254,15 +267,18 @@ class _GatewayManager:
 
     async def _async_retry_ports(self) -> None:
         async with self._lock:
-            if self.gateway is None:
-                return
-            for port in sorted(self._unopened):
-                try:
-                    await self.gateway.async_listen(port)
-                except GatewayError as err:
-                    self._not_listening(port, err)
-                else:
-                    self._listening_or_unwanted(port)
+            if self.gateway is not None:
+                await self._async_listen_on(self.gateway, set(self._unopened))
+
+    async def _async_listen_on(self, gateway: NovabotGateway, ports: set[int]) -> None:
+        """Try to open these wanted ports; those that will not open are retried."""
+        for port in sorted(ports):
+            try:
+                await gateway.async_listen(port)
+            except GatewayError as err:
+                self._not_listening(port, err)
+            else:
+                self._listening_or_unwanted(port)
 
     @callback
     def diagnostics(self) -> dict[str, Any]:

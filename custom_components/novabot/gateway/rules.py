@@ -88,7 +88,8 @@ class _GatewayPlugin(BaseAuthPlugin, BaseTopicPlugin):  # type: ignore[misc]  # 
         self._relay: _Relay = config.relay
 
     async def authenticate(self, *, session: Session) -> bool:
-        # Chargers log in anonymously or with the login every charger shares.
+        # Any login gets in: v0.3.6 sends none, and what v0.4.0 sends is
+        # disputed; the topic rules keep every client to admitted chargers.
         # Marked anonymous, a session keeps no messages or subscriptions once
         # its client is gone.
         session.is_anonymous = True

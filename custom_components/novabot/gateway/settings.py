@@ -2,7 +2,7 @@
 
 The listening address, and the port a charger is told when it is set up, are
 options of each gateway-mode entry, and all of them hold the same values:
-saving them in one entry's options saves them in all (``options_form``). When
+saving them in one entry's options saves them in all (``flow.options``). When
 they disagree (entries from before), the oldest entry's count, so that every
 start of Home Assistant listens in the same place.
 """
