@@ -48,10 +48,16 @@ async def test_a_report_is_relayed_byte_for_byte(
     assert isinstance(relayed_up(mqtt_mock)[0][1], bytes)
 
 
-async def test_a_command_reaches_the_charger_at_qos_1(
+async def test_a_command_reaches_the_charger_at_qos_0(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, clients: ConnectCharger
 ) -> None:
-    """A command on Home Assistant's MQTT reaches the subscribed charger at QoS 1."""
+    """A command on Home Assistant's MQTT reaches the subscribed charger at QoS 0.
+
+    Its reply is what tells whether it arrived. At QoS 1, a charger whose WiFi
+    dropped (its connection still open) left amqtt waiting for a PUBACK, and
+    logging a warning and an error in Home Assistant's log when it gave up
+    (a soak finding); a clean session gets nothing redelivered anyway.
+    """
     charger = await clients()
     assert not any(code.is_failure for code in await charger.subscribe(COMMAND))
 
@@ -61,7 +67,7 @@ async def test_a_command_reaches_the_charger_at_qos_1(
     assert (message.topic, message.payload, message.qos) == (
         COMMAND,
         COMMAND_PAYLOAD,
-        1,
+        0,
     )
     assert counters(hass)["relayed_down"] == 1
 

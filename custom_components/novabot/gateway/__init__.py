@@ -105,7 +105,6 @@ def listen_issue_id(port: int) -> str:
 class _Lease:
     serial_number: str
     port: int  # the port its charger was told
-    keep: bool  # an entry's: kept (and retried) while the port will not open
 
 
 class _GatewayManager:
@@ -150,7 +149,7 @@ class _GatewayManager:
                 self._listening_or_unwanted(port)
             await gateway.async_admit(serial_number)
             lease = next(self._lease_ids)
-            self._leases[lease] = _Lease(serial_number, port, keep)
+            self._leases[lease] = _Lease(serial_number, port)
             return lease
 
     async def async_release(self, lease: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from amqtt.mqtt.constants import QOS_0
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -122,9 +123,11 @@ class _Relay:
             self._counters.dropped[Drop.CHARGER_NOT_CONNECTED] += 1
             return
         # amqtt queues the broadcast without waiting, so the eager task is
-        # already done here; its QoS is the charger's subscription QoS.
+        # already done here. At QoS 0: the charger's reply says whether the
+        # command arrived, and a charger gone silent (its connection still
+        # open) leaves amqtt no PUBACK to wait for and complain about.
         self._hass.async_create_task(
-            broker.internal_message_broadcast(msg.topic, payload),
+            broker.internal_message_broadcast(msg.topic, payload, qos=QOS_0),
             "novabot gateway relay down",
             eager_start=True,
         )
