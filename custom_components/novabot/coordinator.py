@@ -180,6 +180,8 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         if payload == self._last_payload:
             # The charger repeats itself every ~2 s: no need to decode again.
             self._report_accepted()
+            # Its mower may be there still, its device removed since.
+            self.mower.status_received(self.data)
             return
         try:
             decoded = decode_message(payload, self._codec)
