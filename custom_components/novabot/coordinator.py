@@ -206,8 +206,10 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             self.changed_fields = (
                 EVERYTHING if first else status.changed_fields(self.data)
             )
-            self.mower.status_received(status)
             self.async_set_updated_data(status)
+            # After the update: the mower's entities, if they appear now, begin
+            # with this status (its events compare the next ones with it).
+            self.mower.status_received(status)
 
     def _report_accepted(self) -> None:
         # Offline after an earlier report means the charger went silent.
