@@ -135,6 +135,8 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         self._last_payload: bytes | None = None
         self._cancel_stale: CALLBACK_TYPE | None = None
         self._cancel_repair: CALLBACK_TYPE | None = None
+        # Silence counts from the last report, or from setup before the first.
+        self._listening_since = dt_util.utcnow()
         self.online = False
         # What the last update changed: entities reading other fields skip it.
         self.changed_fields = EVERYTHING
@@ -244,10 +246,8 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
     @callback
     def _check_silence(self, now: datetime) -> None:
         self._cancel_stale = None
-        if (
-            self.last_report is not None
-            and (quiet := now - self.last_report) < self.stale_after
-        ):
+        quiet = now - (self.last_report or self._listening_since)
+        if quiet < self.stale_after:
             self._cancel_stale = async_call_later(
                 self.hass, self.stale_after - quiet, self._check_silence
             )
@@ -294,6 +294,10 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
     def async_options_updated(self) -> None:
         """Take the options as they are now (no reload: nothing disconnects)."""
         self.stale_after = stale_after(self.config_entry.options)
+        if self._cancel_stale:
+            # The check was timed for the old timeout: time it for the new one.
+            self._cancel_stale()
+            self._check_silence(dt_util.utcnow())
 
     @callback
     def _async_stop(self) -> None:
