@@ -395,6 +395,15 @@ ENTITIES_OF_1_2: dict[str, tuple[str, str]] = {
     "cutting_height": ("number", "cutting_height"),
     "mowing_area": ("select", "mowing_area"),
 }
+# Disabled by default in 1.2 (the raw values); the owner may have kept them so.
+DISABLED_IN_1_2 = (
+    "mower_x",
+    "mower_y",
+    "mower_z",
+    "mower_info",
+    "mower_info1",
+    "charger_status",
+)
 RETIRED_IN_1_3 = ("cutting_height", "mowing_area")
 
 
@@ -435,6 +444,9 @@ def entry_of_1_2(
             config_entry=entry,
             device_id=charger.id,
             suggested_object_id=f"{OLD_OBJECT_ID}_{object_id}",
+            disabled_by=(
+                er.RegistryEntryDisabler.INTEGRATION if key in DISABLED_IN_1_2 else None
+            ),
         )
     return entry
 
@@ -479,6 +491,7 @@ async def test_the_mower_s_entities_of_1_2_move_to_its_device_with_their_ids(
         assert registered.device_id == (
             mower.id if key in MOWER_DEVICE_KEYS else charger.id
         ), key
+        assert bool(registered.disabled_by) == (key in DISABLED_IN_1_2), key
     assert old_entity_id("mower") == "lawn_mower.novabot_charger_lfic1230700123_mower"
 
     # The mower is known: its entities are there before a report, and its
