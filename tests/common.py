@@ -69,6 +69,13 @@ BASE_REPORT: Final[Mapping[str, int]] = {
     "mower_status": DOCKED_MOWER_STATUS,
     "mower_info": FULL_BATTERY_INFO,
 }
+# The mower fields of a charger that relays no mower: an empty frame, and
+# heartbeats unanswered since it started (a count seen on such a charger).
+NO_MOWER: Final[Mapping[str, int]] = {
+    "mower_status": 0,
+    "mower_info": 0,
+    "mower_error": 17734,
+}
 # The radio pairing the tests' charger holds (its own, as every charger has).
 LORA_ADDRESS: Final = 3251
 LORA_CHANNEL: Final = 15
@@ -117,6 +124,9 @@ MOWER_DEVICE_KEYS: Final = (
     "cancel_schedule",
     "mower_events",
 )
+# The entities of the charger's device: there from setup, mower or not.
+CHARGER_KEYS: Final = tuple(key for key in ENTITIES if key not in MOWER_DEVICE_KEYS)
+ENABLED_CHARGER_KEYS: Final = tuple(key for key in CHARGER_KEYS if ENTITIES[key][1])
 # Entities of what the charger answers when asked (its LoRa radio).
 RADIO_ENTITIES: Final[Mapping[str, str]] = {
     "lora_noise": "sensor",
@@ -130,6 +140,11 @@ MOWER_CONTROLS: Final[Mapping[str, str]] = {
     "mower_events": "event",
 }
 PLATFORMS: Final = ("sensor", "binary_sensor", "lawn_mower", "button", "event")
+
+
+def mower_status(work_status: int, *, recharge: int = 0) -> int:
+    """A ``mower_status``: work status in byte 2, recharge status in byte 1."""
+    return work_status << 16 | recharge << 8
 
 
 def report_document(shape: Shape = "up_status_info", **fields: Any) -> dict[str, Any]:

@@ -1,16 +1,22 @@
-"""A silent charger: entities unavailable after the stale timeout, a repair after ten minutes."""
+"""A silent charger: entities unavailable after the stale timeout, a repair after ten minutes.
+
+The stale timeout is an option, applied at once without a reload; the repair
+issue concerns a loaded entry only.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.helpers import issue_registry as ir
 import pytest
 
 from custom_components.novabot.const import CONF_STALE_TIMEOUT, DOMAIN
 
 from .common import (
+    ENABLED_CHARGER_KEYS,
     SERIAL,
     all_unavailable,
     entry_data,
@@ -25,6 +31,8 @@ from .common import (
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+    from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 pytestmark = pytest.mark.usefixtures("mqtt_mock")
 
@@ -142,7 +150,74 @@ async def test_charger_silent_since_setup_logs_no_unavailable_line(
     await move_time(hass, freezer, 61)
 
     assert log_lines(caplog, SILENT_LINE) == []
+    assert all_unavailable(hass, ENABLED_CHARGER_KEYS)
+
+
+# --- The stale timeout, changed live ---------------------------------------------------
+
+
+def set_stale_timeout(
+    hass: HomeAssistant, entry: MockConfigEntry, seconds: int
+) -> None:
+    """Save the option as the options flow does (the entry is not reloaded)."""
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_STALE_TIMEOUT: seconds}
+    )
+
+
+async def test_a_shorter_stale_timeout_applies_at_once(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    entry = await setup_entry(hass, options={CONF_STALE_TIMEOUT: 300})
+    coordinator = entry.runtime_data
+    subscribed = mqtt_mock.async_subscribe.call_count
+    await send(hass, report())
+    await move_time(hass, freezer, 30)
+
+    set_stale_timeout(hass, entry, 60)
+    await hass.async_block_till_done()
+    await move_time(hass, freezer, 29)
+    assert none_unavailable(hass)
+    await move_time(hass, freezer, 2)  # 61 s since the report
+
     assert all_unavailable(hass)
+    assert entry.runtime_data is coordinator  # not reloaded
+    assert mqtt_mock.async_subscribe.call_count == subscribed  # nothing re-subscribed
+
+
+async def test_a_longer_stale_timeout_applies_at_once(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await setup_entry(hass)
+    await send(hass, report())
+    await move_time(hass, freezer, 30)
+
+    set_stale_timeout(hass, entry, 300)
+    await hass.async_block_till_done()
+    await move_time(hass, freezer, 269)
+    assert none_unavailable(hass)
+    await move_time(hass, freezer, 2)  # 301 s since the report
+
+    assert all_unavailable(hass)
+
+
+async def test_a_timeout_changed_before_the_first_report_counts_from_setup(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    entry = await setup_entry(hass)
+    await move_time(hass, freezer, 30)
+
+    set_stale_timeout(hass, entry, 120)
+    await hass.async_block_till_done()
+    await move_time(hass, freezer, 569)
+    assert issue_registry.async_get_issue(*REPAIR) is None
+    await move_time(hass, freezer, 1)  # ten minutes since setup
+
+    assert issue_registry.async_get_issue(*REPAIR) is not None
 
 
 # --- Repairs ------------------------------------------------------------------
@@ -223,4 +298,41 @@ async def test_report_during_silence_prevents_the_repair_issue(
 
     await move_time(hass, freezer, 200)  # past the old deadline
 
+    assert issue_registry.async_get_issue(*REPAIR) is None
+
+
+@pytest.mark.parametrize(
+    "leave",
+    [
+        pytest.param(
+            lambda hass, entry: hass.config_entries.async_unload(entry.entry_id),
+            id="unloaded",
+        ),
+        pytest.param(
+            lambda hass, entry: hass.config_entries.async_set_disabled_by(
+                entry.entry_id, ConfigEntryDisabler.USER
+            ),
+            id="disabled",
+        ),
+        pytest.param(
+            lambda hass, entry: hass.config_entries.async_remove(entry.entry_id),
+            id="removed",
+        ),
+    ],
+)
+async def test_the_repair_issue_goes_with_the_entry(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    leave: Any,
+) -> None:
+    """It is about a charger Home Assistant listens to."""
+    entry = await setup_entry(hass)
+    await move_time(hass, freezer, 601, step=10)
+    assert issue_registry.async_get_issue(*REPAIR) is not None
+
+    await leave(hass, entry)
+    await hass.async_block_till_done()
+
+    assert entry.state is not ConfigEntryState.LOADED
     assert issue_registry.async_get_issue(*REPAIR) is None

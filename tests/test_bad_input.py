@@ -90,7 +90,7 @@ async def test_bad_input_is_ignored_and_counted_by_reason(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture, payload: bytes, reason: str
 ) -> None:
     entry = await setup_entry(hass)
-    await send(hass, report(mower_error=3, battery_capacity=80))
+    await send(hass, report(mower_error=1, battery_capacity=80))
     coordinator = entry.runtime_data
     before = states(hass, (*ENABLED_KEYS, "battery_capacity"))
     status = coordinator.data

@@ -1,31 +1,45 @@
-"""What the charger says about itself: firmware version and LoRa radio."""
+"""What the charger says about itself: firmware version and LoRa radio.
+
+The radio's pairing (its address and channel, which its mower shares) is kept
+in the entry: provisioning the charger again re-sends exactly that.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import mqtt
 from homeassistant.const import STATE_UNKNOWN
+from homeassistant.core import callback
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
-from custom_components.novabot.const import DOMAIN
+from custom_components.novabot.const import (
+    CONF_CHARGER_ADDRESS,
+    CONF_CHARGER_CHANNEL,
+)
 
 from .common import (
+    LORA_ADDRESS,
+    LORA_CHANNEL,
     SERIAL,
+    STATUS_TOPIC,
     device,
-    entry_data,
     move_time,
+    reply,
     report,
     send,
     setup_entry,
     state,
+    warnings_or_errors,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
-    from homeassistant.helpers import entity_registry as er
 
     from .mqtt_charger import ChargerFactory, MqttCharger
 
@@ -129,7 +143,7 @@ async def test_a_charger_that_never_answers_shows_no_version_and_no_error(
     assert device(hass).sw_version is None
     assert entry.runtime_data.details.firmware_version is None
     assert state(hass, "lora_noise").state == STATE_UNKNOWN
-    assert [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []
+    assert warnings_or_errors(caplog) == []
 
 
 async def test_the_lora_radio_is_shown_in_dbm_with_its_channel(
@@ -164,20 +178,99 @@ async def test_a_silent_charger_is_not_asked_for_its_radio(
     assert queries(reporting).count("get_lora_info") == 1
 
 
-async def test_the_retired_lora_signal_sensor_is_removed_on_upgrade(
-    hass: HomeAssistant, mqtt_mock: object, entity_registry: er.EntityRegistry
+# --- The radio's pairing ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def lora_info(
+    hass: HomeAssistant, mqtt_mock: object
+) -> AsyncIterator[dict[str, Any]]:
+    """What the charger answers to ``get_lora_info`` (it answers nothing else).
+
+    The test fills it in; the charger answers with whatever it holds then.
+    """
+    answer: dict[str, Any] = {}
+
+    @callback
+    def command_received(message: mqtt.ReceiveMessage) -> None:
+        if "get_lora_info" in json.loads(message.payload):
+            async_fire_mqtt_message(
+                hass, STATUS_TOPIC, reply("get_lora_info", dict(answer))
+            )
+
+    unsubscribe = await mqtt.async_subscribe(
+        hass, f"Dart/Send_mqtt/{SERIAL}", command_received, encoding=None
+    )
+    yield answer
+    unsubscribe()
+
+
+async def first_report_and_queries(hass: HomeAssistant) -> None:
+    """The first report, and the queries it causes answered (or given up)."""
+    await send(hass, report())
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_the_pairing_the_charger_reports_is_kept_in_the_entry(
+    hass: HomeAssistant, lora_info: dict[str, Any]
 ) -> None:
-    """Bits 1..7 of charger_status are not a signal: entries of 1.1 lose it."""
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=SERIAL, data=entry_data(), version=1, minor_version=1
-    )
-    entry.add_to_hass(hass)
-    retired = entity_registry.async_get_or_create(
-        "sensor", DOMAIN, f"{SERIAL}_lora_rssi", config_entry=entry
-    )
+    """Its own address, from the factory, and the channel it uses."""
+    entry = await setup_entry(hass)
+    lora_info.update(addr=4321, channel=20, rssi=157)
 
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await first_report_and_queries(hass)
 
-    assert entity_registry.async_get(retired.entity_id) is None
-    assert entry.minor_version == 2
+    assert entry.data[CONF_CHARGER_ADDRESS] == 4321
+    assert entry.data[CONF_CHARGER_CHANNEL] == 20
+    assert state(hass, "lora_address").state == "4321"
+    assert state(hass, "lora_channel").state == "20"
+    assert state(hass, "lora_noise").state == "-99"
+
+
+async def test_the_pairing_the_entry_knows_leaves_the_entry_alone(
+    hass: HomeAssistant, lora_info: dict[str, Any]
+) -> None:
+    entry = await setup_entry(hass)
+    lora_info.update(addr=LORA_ADDRESS, channel=LORA_CHANNEL, rssi=157)
+    modified = entry.modified_at
+
+    await first_report_and_queries(hass)
+
+    assert state(hass, "lora_address").state == str(LORA_ADDRESS)
+    assert entry.modified_at == modified
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        pytest.param(
+            {"channel": 20, "rssi": 157},
+            {"lora_address": STATE_UNKNOWN, "lora_channel": "20"},
+            id="no-address",
+        ),
+        pytest.param(
+            {"addr": 4321, "rssi": 157},
+            {"lora_address": "4321", "lora_channel": STATE_UNKNOWN},
+            id="no-channel",
+        ),
+        pytest.param(
+            {"addr": 70000, "channel": 20, "rssi": 157},
+            {"lora_address": STATE_UNKNOWN, "lora_channel": "20"},
+            id="address-out-of-range",
+        ),
+    ],
+)
+async def test_half_a_pairing_is_shown_but_not_kept(
+    hass: HomeAssistant,
+    lora_info: dict[str, Any],
+    answer: dict[str, Any],
+    shown: dict[str, str],
+) -> None:
+    entry = await setup_entry(hass)
+    lora_info.update(answer)
+    before = dict(entry.data)
+
+    await first_report_and_queries(hass)
+
+    assert dict(entry.data) == before
+    assert {key: state(hass, key).state for key in shown} == shown

@@ -1,4 +1,10 @@
-"""Diagnostics: what the integration knows about a charger, and no secret."""
+"""Diagnostics: what the integration knows about a charger, and no secret.
+
+Owners attach them to public bug reports, and the serial number completes the
+charger's AES key: it is redacted wherever it appears, and so are Bluetooth
+addresses, hosts, IP addresses and client ids. The firmware, the mode, the
+counters, the decoded values and the radio stay.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from unittest.mock import MagicMock, patch
 
+from homeassistant.components.diagnostics import REDACTED
 from homeassistant.config_entries import SOURCE_BLUETOOTH
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
@@ -15,17 +22,28 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from syrupy.filters import props
 
-from custom_components.novabot.const import CONF_ADDRESS, CONF_STALE_TIMEOUT, DOMAIN
+from custom_components.novabot.const import (
+    CONF_ADDRESS,
+    CONF_CHARGER_ADDRESS,
+    CONF_GATEWAY_BIND_ADDRESS,
+    CONF_GATEWAY_PORT,
+    CONF_STALE_TIMEOUT,
+    DOMAIN,
+)
 from custom_components.novabot.protocol import (
-    CHARGER_LOGINS,
+    ANONYMOUS_LOGIN,
     Admission,
     ProbeOutcome,
     ProbeResult,
+    arbitrary_login,
 )
 
 from .common import (
     ADDRESS,
     CHARGER_STATUS,
+    LORA_ADDRESS,
+    LORA_CHANNEL,
+    OTHER_SERIAL,
     SERIAL,
     entry_data,
     firmware_reply,
@@ -52,7 +70,22 @@ if TYPE_CHECKING:
 CHOICE = "custom_components.novabot.flow.broker_choice"
 # Distinctive, so that finding it anywhere in the diagnostics is meaningful.
 PASSWORD = "Diagnostics-Must-Not-Show-This-7f3a"
-GATEWAY_DIAGNOSTICS = {"running": True, "port": 1885, "clients": 1}
+# The gateway's own diagnostics, as it gives them: its address, and a charger
+# connected with the serial number as client id (what the firmware sends).
+GATEWAY_ADDRESS = "192.168.1.10"
+CHARGER_IP = "192.168.1.50"
+GATEWAY_DIAGNOSTICS = {
+    "running": True,
+    "ports": [1885],
+    "ports_not_open": [],
+    "bind_address": GATEWAY_ADDRESS,
+    "chargers_admitted": 2,
+    "clients": [
+        {"client_id": SERIAL, "remote_address": CHARGER_IP, "remote_port": 50123},
+        {"client_id": "ESP32_1A2B3C", "remote_address": CHARGER_IP, "remote_port": 1},
+    ],
+    "counters": {"relayed_to_home_assistant": 12, f"topic_{OTHER_SERIAL}": 1},
+}
 
 
 @pytest.fixture
@@ -64,6 +97,13 @@ def gateway_diagnostics() -> Iterator[MagicMock]:
         return_value=GATEWAY_DIAGNOSTICS,
     ) as diagnostics:
         yield diagnostics
+
+
+def assert_nothing_identifies_the_owner(diagnostics: dict[str, Any]) -> None:
+    """No serial number, Bluetooth address, host or IP address anywhere."""
+    text = json.dumps(diagnostics)
+    for secret in (SERIAL, OTHER_SERIAL, ADDRESS, GATEWAY_ADDRESS, CHARGER_IP):
+        assert secret not in text
 
 
 async def test_diagnostics_show_entry_status_firmware_and_counters(
@@ -79,7 +119,7 @@ async def test_diagnostics_show_entry_status_firmware_and_counters(
         data=entry_data(**{CONF_ADDRESS: ADDRESS}),
         options={CONF_STALE_TIMEOUT: 90},
     )
-    await send(hass, report(encrypt_for=SERIAL, mower_error=2, battery_capacity=70))
+    await send(hass, report(encrypt_for=SERIAL, battery_capacity=70))
     await send(hass, b"{nonsense")
     await send(hass, bytes(17))
     await send(hass, bytes(17))
@@ -91,6 +131,9 @@ async def test_diagnostics_show_entry_status_firmware_and_counters(
     assert diagnostics == snapshot(exclude=props("last_report"))
     assert diagnostics["last_report"] == entry.runtime_data.last_report.isoformat()
     assert "gateway" not in diagnostics
+    assert_nothing_identifies_the_owner(diagnostics)
+    # The LoRa radio's address is no secret, unlike the Bluetooth one.
+    assert diagnostics["lora"]["address"] == entry.data[CONF_CHARGER_ADDRESS]
 
 
 async def test_diagnostics_before_any_report(
@@ -102,7 +145,18 @@ async def test_diagnostics_before_any_report(
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
 
-    assert diagnostics["entry"] == {"data": entry_data(), "options": {}}
+    assert diagnostics["entry"] == {
+        "title": REDACTED,
+        "unique_id": REDACTED,
+        "version": "1.3",
+        "data": {
+            **entry_data(),
+            "serial_number": REDACTED,
+            "mqtt_host": REDACTED,
+        },
+        "options": {},
+    }
+    assert diagnostics["mode"] == "direct"
     assert diagnostics["online"] is False
     assert diagnostics["status"] is None
     assert diagnostics["firmware_version"] is None
@@ -110,6 +164,8 @@ async def test_diagnostics_before_any_report(
     assert diagnostics["last_report"] is None
     assert diagnostics["reports_accepted"] == 0
     assert diagnostics["reports_ignored"] == {}
+    assert diagnostics["mower_present"] is False
+    assert diagnostics["lora"] is None
 
 
 async def test_diagnostics_of_a_silent_charger_keep_the_last_status(
@@ -129,19 +185,27 @@ async def test_diagnostics_of_a_silent_charger_keep_the_last_status(
     assert diagnostics["encrypted_reports"] is False
 
 
-async def test_gateway_entry_diagnostics_include_the_gateway(
+@pytest.mark.usefixtures("mqtt_mock", "mock_gateway")
+async def test_gateway_entry_diagnostics_redact_addresses_and_client_ids(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    mqtt_mock: MqttMockHAClient,
-    mock_gateway: MagicMock,
     gateway_diagnostics: MagicMock,
+    snapshot: SnapshotAssertion,
 ) -> None:
-    entry = await setup_entry(hass, data=entry_data(gateway=True))
+    """Any configured charger's serial number goes, wherever it appears."""
+    entry = await setup_entry(
+        hass,
+        data=entry_data(gateway=True),
+        options={CONF_GATEWAY_PORT: 1885, CONF_GATEWAY_BIND_ADDRESS: GATEWAY_ADDRESS},
+    )
+    await setup_entry(hass, OTHER_SERIAL, data=entry_data(OTHER_SERIAL, gateway=True))
+    await send(hass, report())
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
 
-    assert diagnostics["gateway"] == GATEWAY_DIAGNOSTICS
+    assert diagnostics == snapshot(exclude=props("last_report"))
     gateway_diagnostics.assert_called_once_with(hass)
+    assert_nothing_identifies_the_owner(diagnostics)
 
 
 async def test_diagnostics_never_contain_the_wifi_password(
@@ -153,7 +217,9 @@ async def test_diagnostics_never_contain_the_wifi_password(
     radio = FakeRadio()
     radio.hear(charger_service_info(ADDRESS))
     admitted = Admission(
-        dict.fromkeys(CHARGER_LOGINS, ProbeResult(ProbeOutcome.ACCEPTED))
+        dict.fromkeys(
+            (ANONYMOUS_LOGIN, arbitrary_login()), ProbeResult(ProbeOutcome.ACCEPTED)
+        )
     )
     with (
         radio.installed(),
@@ -172,8 +238,11 @@ async def test_diagnostics_never_contain_the_wifi_password(
                 "password": PASSWORD,
                 "mqtt_host": "192.168.1.10",
                 "mqtt_port": 1883,
+                "radio": {"lora_address": LORA_ADDRESS, "lora_channel": LORA_CHANNEL},
             },
         )
+        assert result["step_id"] == "confirm"  # what saving does to the mower
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
         assert result["type"] is FlowResultType.SHOW_PROGRESS
         flow_id = result["flow_id"]
         # Move on as the frontend does after each progress step; in the claim

@@ -1,8 +1,8 @@
-"""The charger's entities: the contract table, values, the device."""
+"""The entities: the contract table, their values, what the recorder keeps."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from unittest.mock import patch
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
@@ -15,25 +15,24 @@ from homeassistant.const import (
     STATE_UNKNOWN,
     Platform,
 )
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import snapshot_platform
 
-from custom_components.novabot.const import CONF_ADDRESS, DOMAIN
+from custom_components.novabot.const import DOMAIN
 
 from .common import (
-    ADDRESS,
+    CHARGER_KEYS,
     ENABLED_KEYS,
     ENTITIES,
+    MOWER_CONTROLS,
+    NO_MOWER,
     OMIT,
-    OTHER_SERIAL,
     PLATFORMS,
     RADIO_ENTITIES,
     SERIAL,
-    SETTING_ENTITIES,
     SHAPES,
     entity_id,
-    entry_data,
     mock_entry,
     report,
     send,
@@ -48,7 +47,7 @@ if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
 
     from .common import Shape
-    from .mqtt_charger import ChargerFactory, MqttCharger
+    from .mqtt_charger import MqttCharger
 
 DEVICE_NAME = f"Novabot charger {SERIAL}"
 
@@ -112,23 +111,41 @@ async def test_the_charger_has_exactly_the_contract_entities(
     entity_registry: er.EntityRegistry,
 ) -> None:
     entry = await setup_entry(hass)
-    await send(hass, report())
+    await send(hass, report())  # with a mower that answers
 
     registered = er.async_entries_for_config_entry(entity_registry, entry.entry_id)
 
     contract = {
         **{key: platform for key, (platform, _) in ENTITIES.items()},
         **RADIO_ENTITIES,
-        **SETTING_ENTITIES,
+        **MOWER_CONTROLS,
     }
     assert {(e.unique_id, e.domain) for e in registered} == {
         (f"{SERIAL}_{key}", platform) for key, platform in contract.items()
     }
-    enabled = {*ENABLED_KEYS, *RADIO_ENTITIES, *SETTING_ENTITIES}
+    enabled = {*ENABLED_KEYS, *RADIO_ENTITIES, *MOWER_CONTROLS}
     assert {e.entity_id for e in registered if not e.disabled_by} == {
         entity_id(hass, key) for key in enabled
     }
-    assert all(e.translation_key == e.unique_id.split("_", 1)[1] for e in registered)
+    # Each is named by its translation; the lawn mower by its device.
+    assert {e.unique_id: e.translation_key for e in registered} == {
+        f"{SERIAL}_{key}": None if key == "mower" else key for key in contract
+    }
+
+
+async def test_a_charger_without_a_mower_has_only_its_own_entities(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    entry = await setup_entry(hass)
+
+    await send(hass, report(**NO_MOWER))
+
+    registered = er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    assert {e.unique_id for e in registered} == {
+        f"{SERIAL}_{key}" for key in (*CHARGER_KEYS, *RADIO_ENTITIES)
+    }
 
 
 # --- Values -------------------------------------------------------------------
@@ -140,7 +157,7 @@ async def test_entities_are_unavailable_until_the_first_report(
 ) -> None:
     await setup_entry(hass)
 
-    assert set(states(hass, (*ENTITIES, *RADIO_ENTITIES)).values()) == {
+    assert set(states(hass, (*CHARGER_KEYS, *RADIO_ENTITIES)).values()) == {
         STATE_UNAVAILABLE
     }
 
@@ -188,10 +205,12 @@ async def test_charger_status_bits_are_decoded(
     )
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize(
     ("mower_error", "connected", "misses"),
     [
         (0, "on", "0"),
+        (1, "off", "1"),
         (2, "off", "2"),
         (5, "off", "5"),
         (2**32 - 1, "off", "4294967295"),
@@ -205,6 +224,7 @@ async def test_mower_error_counts_missed_heartbeats(
     misses: str,
 ) -> None:
     await setup_entry(hass)
+    await send(hass, report())  # the mower answers: its entities are there
 
     await send(hass, report(mower_error=mower_error))
 
@@ -212,14 +232,17 @@ async def test_mower_error_counts_missed_heartbeats(
     assert state(hass, "lora_heartbeat_misses").state == misses
 
 
+WITHOUT_MOWER_FIELDS = {key: OMIT for key in FIELDS if key != "charger_status"}
+
+
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
-async def test_report_without_mower_fields_leaves_them_unknown(
+async def test_report_without_mower_fields_leaves_the_mower_s_values_unknown(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:
     await setup_entry(hass)
-    mower_fields = {key: OMIT for key in FIELDS if key != "charger_status"}
+    await send(hass, report())  # a mower was heard
 
-    await send(hass, report(**mower_fields))
+    await send(hass, report(**WITHOUT_MOWER_FIELDS))
 
     assert states(hass, tuple(ENTITIES)) == {
         **dict.fromkeys(ENTITIES, STATE_UNKNOWN),
@@ -228,6 +251,25 @@ async def test_report_without_mower_fields_leaves_them_unknown(
         "gps_fix": "on",
         "rtk_fix": "on",
     }
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_report_without_mower_fields_adds_no_mower(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    await setup_entry(hass)
+
+    await send(hass, report(**WITHOUT_MOWER_FIELDS))
+
+    assert states(hass, CHARGER_KEYS) == {
+        **dict.fromkeys(CHARGER_KEYS, STATE_UNKNOWN),
+        "gps_satellites": "17",
+        "charger_status": "285212929",
+        "gps_fix": "on",
+        "rtk_fix": "on",
+    }
+    with pytest.raises(AssertionError, match="no entity"):
+        entity_id(hass, "mower")
 
 
 async def test_unknown_fields_do_not_break_a_report(
@@ -332,65 +374,53 @@ async def test_battery_sensor_known_to_the_registry_is_set_up_at_once(
     assert hass.states.get("sensor.novabot_charger_battery").state == "42"
 
 
-# --- The device ---------------------------------------------------------------
+# --- What the recorder keeps ----------------------------------------------------------
+
+# Raw words and counters that change without meaning anything to an owner.
+RAW_KEYS = (
+    "lora_heartbeat_misses",
+    "mower_status",
+    "charger_status",
+    "mower_x",
+    "mower_y",
+    "mower_z",
+    "mower_info",
+    "mower_info1",
+)
 
 
-async def test_one_device_per_charger(
+async def test_raw_values_are_disabled_by_default(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
-    device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
 ) -> None:
-    entry = await setup_entry(hass)
-    await send(hass, report(battery_capacity=50))
-
-    (device,) = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
-
-    assert device.identifiers == {(DOMAIN, SERIAL)}
-    assert device.manufacturer == "Novabot"
-    assert device.model == "Charging station"
-    assert device.name == DEVICE_NAME
-    assert device.serial_number == SERIAL
-    assert device.connections == set()
-    assert device.sw_version is None
-    assert {
-        entity.device_id
-        for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
-    } == {device.id}
-
-
-async def test_device_has_the_bluetooth_connection_when_the_entry_knows_the_address(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    device_registry: dr.DeviceRegistry,
-) -> None:
-    entry = await setup_entry(hass, data=entry_data(**{CONF_ADDRESS: ADDRESS}))
-
-    (device,) = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
-
-    assert device.connections == {(dr.CONNECTION_BLUETOOTH, ADDRESS)}
-    assert device.identifiers == {(DOMAIN, SERIAL)}
-
-
-async def test_two_chargers_have_two_devices(
-    hass: HomeAssistant,
-    mqtt_charger_factory: ChargerFactory,
-    device_registry: dr.DeviceRegistry,
-) -> None:
-    other = await mqtt_charger_factory(OTHER_SERIAL)  # answers its firmware query
-    first = await setup_entry(hass)
-    second = await setup_entry(hass, OTHER_SERIAL)
+    await setup_entry(hass)
     await send(hass, report())
-    await other.async_report()
 
-    devices: dict[str, Any] = {
-        entry.unique_id: dr.async_entries_for_config_entry(
-            device_registry, entry.entry_id
-        )
-        for entry in (first, second)
+    disabled = {
+        key
+        for key in ENTITIES
+        if (registered := entity_registry.async_get(entity_id(hass, key)))
+        and registered.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     }
+    assert disabled == set(RAW_KEYS)
 
-    assert [device.serial_number for device in devices[SERIAL]] == [SERIAL]
-    assert [device.serial_number for device in devices[OTHER_SERIAL]] == [OTHER_SERIAL]
-    assert devices[SERIAL][0].sw_version is None
-    assert devices[OTHER_SERIAL][0].sw_version == "v0.3.6"
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_only_readings_with_a_meaning_keep_long_term_statistics(
+    hass: HomeAssistant,
+    mqtt_charger: MqttCharger,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Not the raw values, nor the mower's battery byte (experimental)."""
+    await setup_entry(hass)
+    await mqtt_charger.async_report()
+
+    with_statistics = {
+        key
+        for key in (*ENTITIES, *RADIO_ENTITIES)
+        if (registered := entity_registry.async_get(entity_id(hass, key)))
+        and (registered.capabilities or {}).get("state_class")
+    }
+    assert with_statistics == {"gps_satellites", "lora_noise"}
+    assert "state_class" not in state(hass, "mower_battery").attributes

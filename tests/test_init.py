@@ -1,4 +1,4 @@
-"""Setting up, unloading and reloading a charger's entry; gateway mode."""
+"""Setting up, unloading and reloading a charger's entry; gateway mode; migration."""
 
 from __future__ import annotations
 
@@ -8,24 +8,33 @@ from unittest.mock import MagicMock, patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.novabot.const import (
     CONF_GATEWAY_BIND_ADDRESS,
     CONF_GATEWAY_PORT,
+    CONF_MQTT_PORT,
+    CONF_STALE_TIMEOUT,
     DOMAIN,
 )
 from custom_components.novabot.gateway import (
-    DEFAULT_BIND_ADDRESS,
-    GatewayPortInUseError,
-    GatewayStartError,
+    GatewayError,
+    GatewayMqttUnavailableError,
 )
 
 from .common import (
     ENABLED_KEYS,
+    ENTITIES,
+    MOWER_CONTROLS,
+    MOWER_DEVICE_KEYS,
     OTHER_SERIAL,
+    RADIO_ENTITIES,
     SERIAL,
     STATUS_TOPIC,
     coordinator_timers,
@@ -47,17 +56,7 @@ if TYPE_CHECKING:
     from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 WAIT_FOR_MQTT = "homeassistant.components.mqtt.async_wait_for_mqtt_client"
-
-
-def gateway_port_issue(hass: HomeAssistant) -> ir.IssueEntry | None:
-    """The repair issue about the gateway's port, whatever its id."""
-    issues = [
-        issue
-        for (domain, _), issue in ir.async_get(hass).issues.items()
-        if domain == DOMAIN and issue.translation_key == "gateway_port_in_use"
-    ]
-    assert len(issues) <= 1
-    return issues[0] if issues else None
+APPLY_GATEWAY_SETTINGS = "custom_components.novabot.async_apply_gateway_settings"
 
 
 def subscriptions(mqtt_mock: MqttMockHAClient) -> list[tuple[str, str | None]]:
@@ -236,11 +235,10 @@ async def test_direct_entry_does_not_use_the_gateway(
 async def test_gateway_entry_uses_the_gateway_on_its_port_and_releases_it_on_unload(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mock_gateway: MagicMock
 ) -> None:
+    """The entry keeps its place at the gateway even while its port cannot open."""
     entry = await setup_entry(hass, data=entry_data(gateway=True))
 
-    mock_gateway.assert_awaited_once_with(
-        hass, SERIAL, port=1885, bind_address=DEFAULT_BIND_ADDRESS
-    )
+    mock_gateway.assert_awaited_once_with(hass, SERIAL, 1885, keep=True)
     mock_gateway.release.assert_not_awaited()
     await send(hass, report())
     assert state(hass, "gps_satellites").state == "17"
@@ -249,18 +247,17 @@ async def test_gateway_entry_uses_the_gateway_on_its_port_and_releases_it_on_unl
     mock_gateway.release.assert_awaited_once()
 
 
-async def test_gateway_options_choose_the_port_and_the_bind_address(
+async def test_gateway_entry_is_listened_for_on_the_port_its_charger_was_told(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mock_gateway: MagicMock
 ) -> None:
+    """Not the gateway port of the options: that one is for chargers set up later."""
     await setup_entry(
         hass,
-        data=entry_data(gateway=True),
-        options={CONF_GATEWAY_PORT: 1999, CONF_GATEWAY_BIND_ADDRESS: "192.168.1.10"},
+        data=entry_data(gateway=True, **{CONF_MQTT_PORT: 1999}),
+        options={CONF_GATEWAY_PORT: 1885, CONF_GATEWAY_BIND_ADDRESS: "127.0.0.1"},
     )
 
-    mock_gateway.assert_awaited_once_with(
-        hass, SERIAL, port=1999, bind_address="192.168.1.10"
-    )
+    mock_gateway.assert_awaited_once_with(hass, SERIAL, 1999, keep=True)
 
 
 async def test_two_gateway_chargers_each_take_and_give_back_the_gateway(
@@ -281,99 +278,68 @@ async def test_two_gateway_chargers_each_take_and_give_back_the_gateway(
     assert mock_gateway.release.await_count == 2
 
 
-@pytest.fixture
-async def port_taken(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    mock_gateway: MagicMock,
-    issue_registry: ir.IssueRegistry,
-) -> MockConfigEntry:
-    """A gateway charger whose setup found the gateway's port taken: it retries."""
-    mock_gateway.side_effect = GatewayPortInUseError(1885)
-    return await setup_entry(
-        hass, data=entry_data(gateway=True), state=ConfigEntryState.SETUP_RETRY
-    )
-
-
-async def test_gateway_port_in_use_retries_setup_with_a_repair_issue(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, port_taken: MockConfigEntry
-) -> None:
-    assert port_taken.reason is not None
-    assert "1885" in port_taken.reason
-    assert (STATUS_TOPIC, None) not in subscriptions(mqtt_mock)
-    issue = gateway_port_issue(hass)
-    assert issue is not None
-    assert issue.translation_placeholders == {"port": "1885"}
-    assert issue.severity is ir.IssueSeverity.ERROR
-    assert issue.is_fixable is False
-    await hass.config_entries.async_unload(port_taken.entry_id)
-
-
-@pytest.mark.parametrize(
-    ("options", "port"),
-    [
-        pytest.param({}, 1885, id="the-other-program-let-the-port-go"),
-        pytest.param({CONF_GATEWAY_PORT: 1886}, 1886, id="moved-to-another-port"),
-    ],
-)
-async def test_gateway_port_issue_goes_once_the_gateway_runs(
-    hass: HomeAssistant,
-    mock_gateway: MagicMock,
-    port_taken: MockConfigEntry,
-    options: dict[str, int],
-    port: int,
-) -> None:
-    assert gateway_port_issue(hass) is not None
-    mock_gateway.side_effect = None
-
-    hass.config_entries.async_update_entry(port_taken, options=options)
-    assert await hass.config_entries.async_reload(port_taken.entry_id)
-    await hass.async_block_till_done()
-
-    assert port_taken.state is ConfigEntryState.LOADED
-    assert mock_gateway.await_args is not None
-    assert mock_gateway.await_args.kwargs["port"] == port
-    assert gateway_port_issue(hass) is None
-
-
-@pytest.mark.usefixtures("issue_registry")
-async def test_gateway_that_cannot_start_retries_setup_and_says_why(
+async def test_gateway_that_cannot_run_retries_setup_and_says_why(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mock_gateway: MagicMock
 ) -> None:
-    """It is no port another program holds: no repair issue for that."""
-    mock_gateway.side_effect = GatewayStartError(
-        "192.168.1.99", 1885, OSError(99, "Cannot assign requested address")
-    )
+    mock_gateway.side_effect = GatewayMqttUnavailableError()
 
     entry = await setup_entry(
         hass, data=entry_data(gateway=True), state=ConfigEntryState.SETUP_RETRY
     )
 
     assert entry.reason is not None
-    assert "1885" in entry.reason
-    assert "Cannot assign requested address" in entry.reason
-    assert gateway_port_issue(hass) is None
+    assert "relays through Home Assistant's MQTT integration" in entry.reason
     assert (STATUS_TOPIC, None) not in subscriptions(mqtt_mock)
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-# --- Removal and reload keep things tidy -----------------------------------------
+# --- Options apply without a reload ---------------------------------------------------
 
 
-async def test_removing_a_silent_charger_removes_its_repair_issue(
+@pytest.mark.parametrize("gateway", [False, True], ids=["direct", "gateway"])
+async def test_changed_options_apply_without_a_reload(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
-    freezer: FrozenDateTimeFactory,
-    issue_registry: ir.IssueRegistry,
+    mock_gateway: MagicMock,
+    gateway: bool,
 ) -> None:
-    entry = await setup_entry(hass)
-    await move_time(hass, freezer, 601, step=10)
-    assert issue_registry.async_get_issue(DOMAIN, f"no_reports_{SERIAL}")
+    """A reload would drop the gateway's chargers; the gateway moves if it must."""
+    entry = await setup_entry(hass, data=entry_data(gateway=gateway))
+    coordinator = entry.runtime_data
+    subscribed = mqtt_mock.async_subscribe.call_count
 
-    assert await hass.config_entries.async_remove(entry.entry_id)
-    await hass.async_block_till_done()
+    with patch(APPLY_GATEWAY_SETTINGS) as apply_gateway_settings:
+        hass.config_entries.async_update_entry(entry, options={CONF_STALE_TIMEOUT: 120})
+        await hass.async_block_till_done()
 
-    assert issue_registry.async_get_issue(DOMAIN, f"no_reports_{SERIAL}") is None
+    assert entry.runtime_data is coordinator
+    assert coordinator.stale_after.total_seconds() == 120
+    assert mqtt_mock.async_subscribe.call_count == subscribed
+    assert mock_gateway.await_count == int(gateway)  # its lease kept, not renewed
+    assert apply_gateway_settings.call_count == int(gateway)
+
+
+async def test_a_gateway_that_cannot_move_stays_where_it_listens(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_gateway: MagicMock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = await setup_entry(hass, data=entry_data(gateway=True))
+
+    with patch(
+        APPLY_GATEWAY_SETTINGS, side_effect=GatewayError("address not available")
+    ):
+        hass.config_entries.async_update_entry(
+            entry, options={CONF_GATEWAY_BIND_ADDRESS: "192.168.1.99"}
+        )
+        await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert "stays where it listens: address not available" in caplog.text
+
+
+# --- Removal and reload keep things tidy -----------------------------------------
 
 
 async def test_firmware_version_survives_a_reload(
@@ -401,3 +367,176 @@ async def test_an_entry_of_a_newer_release_is_not_set_up(
     await hass.config_entries.async_setup(entry.entry_id)
 
     assert entry.state is ConfigEntryState.MIGRATION_ERROR
+
+
+# --- Migration ------------------------------------------------------------------------
+
+# The entities of an entry of version 1.2, with the entity ids the old code gave
+# them (each named after the charger's device): key -> (platform, object id).
+OLD_OBJECT_ID = f"novabot_charger_{SERIAL.lower()}"
+ENTITIES_OF_1_2: dict[str, tuple[str, str]] = {
+    "gps_satellites": ("sensor", "gps_satellites"),
+    "lora_heartbeat_misses": ("sensor", "missed_mower_heartbeats"),
+    "lora_noise": ("sensor", "lora_noise"),
+    "lora_channel": ("sensor", "lora_channel"),
+    "mower_status": ("sensor", "mower_status_code"),
+    "mower_activity": ("sensor", "mower_activity"),
+    "mower_battery": ("sensor", "mower_battery"),
+    "mower_x": ("sensor", "mower_x"),
+    "mower_y": ("sensor", "mower_y"),
+    "mower_z": ("sensor", "mower_heading"),
+    "mower_info": ("sensor", "mower_info"),
+    "mower_info1": ("sensor", "mower_info_1"),
+    "charger_status": ("sensor", "status_bits"),
+    "gps_fix": ("binary_sensor", "gps_fix"),
+    "rtk_fix": ("binary_sensor", "rtk_fix"),
+    "mower_connected": ("binary_sensor", "mower"),
+    "mower": ("lawn_mower", "mower"),
+    "cutting_height": ("number", "cutting_height"),
+    "mowing_area": ("select", "mowing_area"),
+}
+# Disabled by default in 1.2 (the raw values); the owner may have kept them so.
+DISABLED_IN_1_2 = (
+    "mower_x",
+    "mower_y",
+    "mower_z",
+    "mower_info",
+    "mower_info1",
+    "charger_status",
+)
+RETIRED_IN_1_3 = ("cutting_height", "mowing_area")
+
+
+def old_entity_id(key: str) -> str:
+    platform, object_id = ENTITIES_OF_1_2[key]
+    return f"{platform}.{OLD_OBJECT_ID}_{object_id}"
+
+
+@pytest.fixture
+def entry_of_1_2(
+    hass: HomeAssistant,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> MockConfigEntry:
+    """An entry as release 1.2 left it: every entity on the charger's device."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Novabot charger {SERIAL}",
+        unique_id=SERIAL,
+        data=entry_data(),
+        version=1,
+        minor_version=2,
+    )
+    entry.add_to_hass(hass)
+    charger = device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, SERIAL)},
+        manufacturer="Novabot",
+        model="Charging station",
+        name=entry.title,
+        serial_number=SERIAL,
+    )
+    for key, (platform, object_id) in ENTITIES_OF_1_2.items():
+        entity_registry.async_get_or_create(
+            platform,
+            DOMAIN,
+            f"{SERIAL}_{key}",
+            config_entry=entry,
+            device_id=charger.id,
+            suggested_object_id=f"{OLD_OBJECT_ID}_{object_id}",
+            disabled_by=(
+                er.RegistryEntryDisabler.INTEGRATION if key in DISABLED_IN_1_2 else None
+            ),
+        )
+    return entry
+
+
+async def test_the_mowing_settings_of_1_2_are_retired(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+    entry_of_1_2: MockConfigEntry,
+) -> None:
+    """They became the novabot.start_mowing action and the options."""
+    assert entity_registry.async_get(old_entity_id("cutting_height")) is not None
+
+    assert await hass.config_entries.async_setup(entry_of_1_2.entry_id)
+    await hass.async_block_till_done()
+
+    assert (entry_of_1_2.version, entry_of_1_2.minor_version) == (1, 3)
+    for key in RETIRED_IN_1_3:
+        assert entity_registry.async_get(old_entity_id(key)) is None
+        assert hass.states.get(old_entity_id(key)) is None
+
+
+async def test_the_mower_s_entities_of_1_2_move_to_its_device_with_their_ids(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+    entry_of_1_2: MockConfigEntry,
+) -> None:
+    """Automations keep working: lawn_mower.novabot_charger_..._mower stays."""
+    assert await hass.config_entries.async_setup(entry_of_1_2.entry_id)
+    await hass.async_block_till_done()
+
+    charger, mower = device(hass), device(hass, mower=True)
+    assert mower.via_device_id == charger.id
+    assert mower.name == "Novabot mower"
+    assert mower.model == f"Mower of charger {SERIAL}"
+    kept = [key for key in ENTITIES_OF_1_2 if key not in RETIRED_IN_1_3]
+    for key in kept:
+        registered = entity_registry.async_get(old_entity_id(key))
+        assert registered is not None, key
+        assert registered.unique_id == f"{SERIAL}_{key}"
+        assert registered.device_id == (
+            mower.id if key in MOWER_DEVICE_KEYS else charger.id
+        ), key
+        assert bool(registered.disabled_by) == (key in DISABLED_IN_1_2), key
+    assert old_entity_id("mower") == "lawn_mower.novabot_charger_lfic1230700123_mower"
+
+    # The mower is known: its entities are there before a report, and its
+    # controls join them on its device.
+    assert hass.states.get(old_entity_id("mower")).state == STATE_UNAVAILABLE
+    for key, platform in MOWER_CONTROLS.items():
+        added = entity_registry.async_get_entity_id(platform, DOMAIN, f"{SERIAL}_{key}")
+        assert added is not None
+        assert entity_registry.async_get(added).device_id == mower.id
+    await send(hass, report())
+    assert hass.states.get(old_entity_id("mower")).state == "docked"
+    assert {
+        registered.unique_id
+        for registered in er.async_entries_for_config_entry(
+            entity_registry, entry_of_1_2.entry_id
+        )
+    } == {f"{SERIAL}_{key}" for key in (*ENTITIES, *RADIO_ENTITIES, *MOWER_CONTROLS)}
+
+
+async def test_an_entry_of_1_1_loses_the_retired_entities_of_both_releases(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=SERIAL, data=entry_data(), version=1, minor_version=1
+    )
+    entry.add_to_hass(hass)
+    retired = [
+        entity_registry.async_get_or_create(
+            platform, DOMAIN, f"{SERIAL}_{key}", config_entry=entry
+        ).entity_id
+        for platform, key in (
+            ("sensor", "lora_rssi"),
+            ("number", "cutting_height"),
+            ("select", "mowing_area"),
+        )
+    ]
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert [entity_registry.async_get(retired_id) for retired_id in retired] == [
+        None,
+        None,
+        None,
+    ]
+    assert entry.minor_version == 3

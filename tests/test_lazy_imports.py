@@ -31,8 +31,8 @@ def test_direct_mode_never_imports_amqtt() -> None:
         "custom_components.novabot.sensor",
         "custom_components.novabot.binary_sensor",
         "custom_components.novabot.lawn_mower",
-        "custom_components.novabot.number",
-        "custom_components.novabot.select",
+        "custom_components.novabot.button",
+        "custom_components.novabot.event",
         "custom_components.novabot.diagnostics",
     )
 

@@ -9,7 +9,7 @@ from unittest.mock import patch
 from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import entity as entity_helper
+from homeassistant.helpers import entity as entity_helper, entity_registry as er
 import pytest
 
 from custom_components.novabot.const import DOMAIN
@@ -19,9 +19,12 @@ from custom_components.novabot.protocol.framing import encode_json
 
 from .common import (
     BASE_REPORT,
+    ENABLED_CHARGER_KEYS,
     ENABLED_KEYS,
     ENTITIES,
+    MOWER_CONTROLS,
     MOWER_KEYS,
+    NO_MOWER,
     OTHER_SERIAL,
     SERIAL,
     all_unavailable,
@@ -29,6 +32,7 @@ from .common import (
     entity_id,
     firmware_reply,
     move_time,
+    mower_status,
     report,
     send,
     setup_entry,
@@ -47,14 +51,16 @@ pytestmark = pytest.mark.usefixtures("mqtt_mock")
 type StateEvents = dict[str, list[Event[Any]]]
 
 
-@callback
-def _novabot_entity(event_data: Any) -> bool:
-    return event_data["entity_id"].split(".")[1].startswith("novabot_charger")
-
-
 @pytest.fixture
 def state_events(hass: HomeAssistant) -> StateEvents:
-    """Every state_changed and state_reported event of the charger's entities."""
+    """Every state_changed and state_reported event of the integration's entities."""
+    registry = er.async_get(hass)
+
+    @callback
+    def novabot_entity(event_data: Any) -> bool:
+        registered = registry.async_get(event_data["entity_id"])
+        return registered is not None and registered.platform == DOMAIN
+
     events: StateEvents = {EVENT_STATE_CHANGED: [], EVENT_STATE_REPORTED: []}
     for event_type, recorded in events.items():
 
@@ -62,7 +68,7 @@ def state_events(hass: HomeAssistant) -> StateEvents:
         def record(event: Event[Any], recorded: list[Event[Any]] = recorded) -> None:
             recorded.append(event)
 
-        hass.bus.async_listen(event_type, record, event_filter=_novabot_entity)
+        hass.bus.async_listen(event_type, record, event_filter=novabot_entity)
     return events
 
 
@@ -90,23 +96,21 @@ async def test_first_report_makes_entities_available_with_its_values(
     hass: HomeAssistant,
 ) -> None:
     entry = await setup_entry(hass)
-    assert all_unavailable(hass)
+    assert all_unavailable(hass, ENABLED_CHARGER_KEYS)
 
-    await send(hass, report(mower_error=5))
+    await send(hass, report(mower_error=1))
 
     assert states(hass, ENABLED_KEYS) == {
         "gps_satellites": "17",
-        "lora_heartbeat_misses": "5",
-        "mower_status": "unavailable",  # the mower missed 5 heartbeats: stale
-        "mower_activity": "unavailable",
-        "mower_battery": "unavailable",
-        "mower": "unavailable",
+        "mower_activity": "idle",
+        "mower_battery": "100",
+        "mower": "docked",
         "gps_fix": "on",
         "rtk_fix": "on",
-        "mower_connected": "off",
+        "mower_connected": "off",  # one heartbeat missed: its values are fresh
     }
     coordinator = entry.runtime_data
-    assert coordinator.data == ChargerStatus(**{**BASE_REPORT, "mower_error": 5})
+    assert coordinator.data == ChargerStatus(**{**BASE_REPORT, "mower_error": 1})
     assert coordinator.encrypted is False
     assert coordinator.reports_accepted == 1
 
@@ -172,6 +176,7 @@ async def test_every_report_counts_and_sets_the_last_report_time(
         ),
     ],
 )
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_a_report_with_the_same_status_writes_no_state_at_all(
     hass: HomeAssistant,
     state_events: StateEvents,
@@ -179,8 +184,10 @@ async def test_a_report_with_the_same_status_writes_no_state_at_all(
     first: bytes,
     again: list[bytes],
 ) -> None:
+    """The mower's buttons and events included."""
     await setup_entry(hass)
     await send(hass, first)
+    assert states(hass, MOWER_CONTROLS)  # they are there
     state_writes.clear()
     forget(state_events)
 
@@ -197,13 +204,26 @@ async def test_a_report_with_the_same_status_writes_no_state_at_all(
     [
         (
             {"mower_error": 5},  # the mower stops answering: its values are stale
-            {"lora_heartbeat_misses", "mower_connected", *MOWER_KEYS},
+            {"lora_heartbeat_misses", "mower_connected", *MOWER_KEYS, "mower_events"},
         ),
         ({"mower_error": 0, "mower_x": 7}, {"mower_x"}),
         ({"charger_status": 0x12000101}, {"gps_satellites", "charger_status"}),
         ({"charger_status": 0x11000001}, {"rtk_fix", "charger_status"}),
         ({"charger_status": 0x110001FF}, {"charger_status"}),  # the LoRa flag bits
-        ({"mower_status": 2}, {"mower_status"}),
+        ({"mower_status": mower_status(0, recharge=9) | 2}, {"mower_status"}),
+        (
+            {"mower_status": mower_status(56)},  # it leaves the dock
+            {"mower_status", "mower_activity", "mower"},
+        ),
+    ],
+    ids=[
+        "mower-silent",
+        "mower-moved",
+        "satellites",
+        "rtk",
+        "lora-flag",
+        "task-mode",
+        "leaving-dock",
     ],
 )
 async def test_one_changed_field_changes_only_the_entities_whose_value_changed(
@@ -224,20 +244,49 @@ async def test_one_changed_field_changes_only_the_entities_whose_value_changed(
     assert state_events[EVENT_STATE_REPORTED] == []
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_a_report_that_changes_one_field_writes_one_state(
     hass: HomeAssistant, state_writes: list[entity_helper.Entity]
 ) -> None:
     await setup_entry(hass)
-    await send(hass, report(mower_error=2))
+    await send(hass, report(**NO_MOWER))
     state_writes.clear()
 
-    for misses in range(3, 13):  # the heartbeat count, as a real charger's
-        await send(hass, report(mower_error=misses))
+    for misses in range(17735, 17745):  # the heartbeat count, as a real charger's
+        await send(hass, report(**{**NO_MOWER, "mower_error": misses}))
 
     assert len(state_writes) == 10  # one entity, once per report
     assert {write.entity_id for write in state_writes} == {
         entity_id(hass, "lora_heartbeat_misses")
     }
+
+
+async def test_a_charger_without_a_mower_writes_no_state_per_report(
+    hass: HomeAssistant, state_writes: list[entity_helper.Entity]
+) -> None:
+    """Its heartbeat count changes every report: that sensor is disabled."""
+    await setup_entry(hass)
+    await send(hass, report(**NO_MOWER))
+    state_writes.clear()
+
+    for misses in range(17735, 17745):
+        await send(hass, report(**{**NO_MOWER, "mower_error": misses}))
+
+    assert state_writes == []
+
+
+async def test_reports_of_a_mowing_mower_write_no_button_or_event_state(
+    hass: HomeAssistant, state_writes: list[entity_helper.Entity]
+) -> None:
+    await setup_entry(hass)
+    await send(hass, report())
+    state_writes.clear()
+
+    for step, code in enumerate((56, 90, 91, 90, 93, 90, 191, 192)):
+        await send(hass, report(mower_status=mower_status(code), mower_x=step))
+
+    written = {write.entity_id for write in state_writes}
+    assert written == {entity_id(hass, key) for key in ("mower", "mower_activity")}
 
 
 # --- A status the config flow heard -------------------------------------------
@@ -248,7 +297,12 @@ async def test_status_seeded_by_the_config_flow_gives_values_at_setup(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     hass.data[CLAIMED_STATUS] = {
-        SERIAL: ChargerStatus(charger_status=0x09000101, mower_error=0, mower_x=12),
+        SERIAL: ChargerStatus(
+            charger_status=0x09000101,
+            mower_status=BASE_REPORT["mower_status"],
+            mower_error=0,
+            mower_x=12,
+        ),
         OTHER_SERIAL: ChargerStatus(charger_status=0),
     }
 
@@ -257,7 +311,8 @@ async def test_status_seeded_by_the_config_flow_gives_values_at_setup(
     assert state(hass, "gps_satellites").state == "9"
     assert state(hass, "mower_connected").state == "on"
     assert state(hass, "mower_x").state == "12"
-    assert state(hass, "mower_status").state == "unknown"  # not in the seed
+    assert state(hass, "mower").state == "docked"
+    assert state(hass, "mower_battery").state == "unknown"  # not in the seed
     assert set(ENTITIES) <= set(states(hass, tuple(ENTITIES)))
     assert hass.data[CLAIMED_STATUS] == {OTHER_SERIAL: ChargerStatus(charger_status=0)}
     assert entry.runtime_data.details.firmware_version is None

@@ -135,6 +135,8 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         self._last_payload: bytes | None = None
         self._cancel_stale: CALLBACK_TYPE | None = None
         self._cancel_repair: CALLBACK_TYPE | None = None
+        # Silence counts from the last report, or from setup before the first.
+        self._listening_since = dt_util.utcnow()
         self.online = False
         # What the last update changed: entities reading other fields skip it.
         self.changed_fields = EVERYTHING
@@ -180,6 +182,8 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
         if payload == self._last_payload:
             # The charger repeats itself every ~2 s: no need to decode again.
             self._report_accepted()
+            # Its mower may be there still, its device removed since.
+            self.mower.status_received(self.data)
             return
         try:
             decoded = decode_message(payload, self._codec)
@@ -204,8 +208,10 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
             self.changed_fields = (
                 EVERYTHING if first else status.changed_fields(self.data)
             )
-            self.mower.status_received(status)
             self.async_set_updated_data(status)
+            # After the update: the mower's entities, if they appear now, begin
+            # with this status (its events compare the next ones with it).
+            self.mower.status_received(status)
 
     def _report_accepted(self) -> None:
         # Offline after an earlier report means the charger went silent.
@@ -240,10 +246,8 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
     @callback
     def _check_silence(self, now: datetime) -> None:
         self._cancel_stale = None
-        if (
-            self.last_report is not None
-            and (quiet := now - self.last_report) < self.stale_after
-        ):
+        quiet = now - (self.last_report or self._listening_since)
+        if quiet < self.stale_after:
             self._cancel_stale = async_call_later(
                 self.hass, self.stale_after - quiet, self._check_silence
             )
@@ -290,6 +294,10 @@ class NovabotCoordinator(DataUpdateCoordinator[ChargerStatus]):
     def async_options_updated(self) -> None:
         """Take the options as they are now (no reload: nothing disconnects)."""
         self.stale_after = stale_after(self.config_entry.options)
+        if self._cancel_stale:
+            # The check was timed for the old timeout: time it for the new one.
+            self._cancel_stale()
+            self._check_silence(dt_util.utcnow())
 
     @callback
     def _async_stop(self) -> None:

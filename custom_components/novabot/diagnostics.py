@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 TO_REDACT = {
     CONF_SERIAL_NUMBER,
-    CONF_ADDRESS,
     CONF_MQTT_HOST,
     CONF_GATEWAY_BIND_ADDRESS,
     "bind_address",
@@ -59,7 +58,9 @@ async def async_get_config_entry_diagnostics(
             "title": entry.title,
             "unique_id": entry.unique_id,
             "version": f"{entry.version}.{entry.minor_version}",
-            "data": dict(entry.data),
+            # The Bluetooth address, redacted here only: the LoRa radio's
+            # "address" (below) is no secret.
+            "data": async_redact_data(entry.data, {CONF_ADDRESS}),
             "options": dict(entry.options),
         },
         "mode": "gateway" if entry.data.get(CONF_GATEWAY) else "direct",
