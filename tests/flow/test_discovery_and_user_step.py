@@ -65,7 +65,9 @@ async def test_a_discovered_charger_is_provisioned_and_its_entry_created(
     assert result["title"] == f"Novabot charger {SERIAL_NUMBER}"
     assert result["data"] == {
         "serial_number": SERIAL_NUMBER,
-        "charger_channel": 15,
+        # Not asked to pair its radio: the pairing it keeps is not known yet.
+        "charger_address": None,
+        "charger_channel": None,
         "mqtt_host": LOOPBACK,
         "mqtt_port": open_broker.port,
         "gateway": False,
@@ -73,7 +75,8 @@ async def test_a_discovered_charger_is_provisioned_and_its_entry_created(
     }
     assert result["options"] == {}
     assert result["result"].unique_id == SERIAL_NUMBER
-    # The charger was told the broker itself (direct mode) and committed.
+    # The charger was told the broker itself (direct mode) and committed; its
+    # radio pairing was left alone.
     assert discovered.radio.charger.commands == PROVISIONING_ACTIONS[1:]
     assert discovered.radio.charger.committed == {
         "set_wifi_info": {
@@ -81,15 +84,19 @@ async def test_a_discovered_charger_is_provisioned_and_its_entry_created(
             "ap": {"ssid": SERIAL_NUMBER, "passwd": "12345678", "encrypt": 0},
         },
         "set_rtk_info": 0,
-        "set_lora_info": {"addr": 718, "channel": 16, "hc": 20, "lc": 14},
         "set_mqtt_info": {"addr": LOOPBACK, "port": open_broker.port},
         "set_cfg_info": 1,
     }
     # The report the claim window heard seeds the entities: no wait for the next.
     assert {
         key: state(hass, key).state
-        for key in ("gps_satellites", "mower_status", "gps_fix", "rtk_fix")
-    } == {"gps_satellites": "17", "mower_status": "0", "gps_fix": "on", "rtk_fix": "on"}
+        for key in ("gps_satellites", "mower_battery", "gps_fix", "rtk_fix")
+    } == {
+        "gps_satellites": "17",
+        "mower_battery": "100",
+        "gps_fix": "on",
+        "rtk_fix": "on",
+    }
 
 
 async def nothing(dialog: SetupDialog) -> None:
@@ -143,6 +150,7 @@ async def test_settings_of_a_charger_set_up_without_bluetooth_abort_already_conf
     """Adopted from the broker, no Bluetooth address is known for it."""
     configured_entry(hass, address=None)
     await dialog.start()
+    await dialog.choose("settings")  # "a new charger", says the user
 
     result = await dialog.enter_settings(1883)
 

@@ -136,6 +136,7 @@ async def test_settings_form_suggests_home_assistants_address_and_the_brokers_po
     assert suggested_values(result["data_schema"]) == {
         "mqtt_host": lan_address,
         "mqtt_port": 1884,
+        "radio": {},
     }
     assert lan_address != "core-mosquitto"
 
@@ -181,7 +182,7 @@ async def test_settings_form_without_a_lan_address_leaves_the_broker_address_emp
     ):
         result = await dialog.start()
 
-    assert suggested_values(result["data_schema"]) == {"mqtt_port": 1883}
+    assert suggested_values(result["data_schema"]) == {"mqtt_port": 1883, "radio": {}}
 
 
 async def test_settings_form_still_renders_after_the_mqtt_entry_is_removed(
