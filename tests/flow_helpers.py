@@ -269,13 +269,15 @@ class FlowWatcher:
     """Follows one handler's flows as the frontend would.
 
     Every change Home Assistant announces (``data_entry_flow_progressed``) is
-    recorded as ``(step_id, progress_action)`` of the flow's current step.
+    recorded as ``(step_id, progress_action)`` of the flow's current step, and
+    the progress step itself in ``progress`` (its texts' placeholders too).
     """
 
     def __init__(self, hass: HomeAssistant, handler: str) -> None:
         self.hass = hass
         self.handler = handler
         self.seen: list[tuple[str, str | None]] = []
+        self.progress: list[ConfigFlowResult] = []
         self._unsubscribe = hass.bus.async_listen(
             EVENT_DATA_ENTRY_FLOW_PROGRESSED, self._progressed
         )
@@ -299,6 +301,15 @@ class FlowWatcher:
             not self.seen or self.seen[-1] != entry
         ):
             self.seen.append(entry)
+            self.progress.append(result)
+
+    def shown(self, progress_action: str) -> ConfigFlowResult:
+        """The first progress step seen with this action."""
+        return next(
+            result
+            for result in self.progress
+            if result.get("progress_action") == progress_action
+        )
 
     def actions(self, step_id: str | None = None) -> list[str]:
         """The progress actions seen, in order (of one step, if given)."""
