@@ -14,7 +14,7 @@ from custom_components.novabot.const import (
     CONF_GATEWAY_PORT,
 )
 
-from ..common import LORA_ADDRESS, LORA_CHANNEL, state
+from ..common import LORA_ADDRESS, LORA_CHANNEL, state, warnings_or_errors
 from ..flow_helpers import (
     ADDRESS,
     OTHER_ADDRESS,
@@ -52,7 +52,10 @@ async def loaded_entry(
 
 
 async def test_reconfigure_moves_a_charger_to_a_new_wifi_and_broker(
-    hass: HomeAssistant, open_broker: Mosquitto, dialog: SetupDialog
+    hass: HomeAssistant,
+    open_broker: Mosquitto,
+    dialog: SetupDialog,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     entry = await loaded_entry(hass, mqtt_host="192.0.2.10", mqtt_port=1883)
     coordinator = entry.runtime_data
@@ -101,6 +104,7 @@ async def test_reconfigure_moves_a_charger_to_a_new_wifi_and_broker(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is not coordinator  # reloaded
+    assert warnings_or_errors(caplog) == []
     assert state(hass, "gps_satellites").state == "17"
     assert dialog.radio.charger.committed is not None
     assert dialog.radio.charger.committed["set_wifi_info"]["sta"] == {
