@@ -13,12 +13,14 @@ from homeassistant.config_entries import SOURCE_USER
 import pytest
 
 from custom_components.novabot.gateway import GatewaySettings
+from custom_components.novabot.protocol import probe_charger_logins
 
 from ..flow_helpers import ADDRESS, FakeRadio, FlowWatcher, charger_service_info
 from . import CHOICE, INTEGRATION, GatewayStandIn, SetupDialog
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from unittest.mock import MagicMock
 
     from homeassistant.core import HomeAssistant
 
@@ -77,6 +79,13 @@ def gateway(gateway_leases: GatewayStandIn) -> Iterator[GatewayStandIn]:
         patch(f"{FLOW}.shared_gateway_settings", return_value=settings),
     ):
         yield gateway_leases
+
+
+@pytest.fixture
+def probe() -> Iterator[MagicMock]:
+    """The broker probe, watched: a form it refuses must not reach the broker."""
+    with patch(f"{CHOICE}.probe_charger_logins", wraps=probe_charger_logins) as watched:
+        yield watched
 
 
 @pytest.fixture

@@ -15,16 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import TYPE_CHECKING, Any
-from unittest.mock import patch
 
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
-from custom_components.novabot.protocol import (
-    COMMAND_CHARACTERISTIC,
-    encode_frame,
-    probe_charger_logins,
-)
+from custom_components.novabot.protocol import COMMAND_CHARACTERISTIC, encode_frame
 from custom_components.novabot.protocol.commands import set_wifi_info
 
 from ..common import LORA_ADDRESS, LORA_CHANNEL
@@ -40,10 +35,9 @@ from ..flow_helpers import (
     suggested_values,
 )
 from ..virtual_charger import FirmwareTimings, LoraReply, VirtualCharger
-from . import CHOICE, STRINGS, configured_entry, rendered
+from . import STRINGS, configured_entry, rendered
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from unittest.mock import MagicMock
 
     from homeassistant.core import HomeAssistant
@@ -101,13 +95,6 @@ def charger_taking_its_time(dialog: SetupDialog, **options: Any) -> VirtualCharg
 def sent_pairings(charger: VirtualCharger) -> list[Any]:
     """The values of every ``set_lora_info`` the charger received."""
     return [m["set_lora_info"] for m in charger.received if "set_lora_info" in m]
-
-
-@pytest.fixture
-def probe() -> Iterator[MagicMock]:
-    """The broker probe, watched: a form it refuses must not reach the broker."""
-    with patch(f"{CHOICE}.probe_charger_logins", wraps=probe_charger_logins) as watched:
-        yield watched
 
 
 # --- Left alone by default ---------------------------------------------------------

@@ -11,13 +11,10 @@ from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.exceptions import HomeAssistantError
 import pytest
 
-from custom_components.novabot.protocol import probe_charger_logins
-
 from ..flow_helpers import SERIAL_NUMBER, settings_input, suggested_values
-from . import CHOICE, STRINGS, SetupDialog, without_password
+from . import STRINGS, SetupDialog, without_password
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from unittest.mock import MagicMock
 
     from homeassistant.core import HomeAssistant
@@ -26,13 +23,6 @@ if TYPE_CHECKING:
 
 
 pytestmark = pytest.mark.usefixtures("mqtt_mock")
-
-
-@pytest.fixture
-def probe() -> Iterator[MagicMock]:
-    """The broker probe, watched: a form it refuses must not reach the broker."""
-    with patch(f"{CHOICE}.probe_charger_logins", wraps=probe_charger_logins) as watched:
-        yield watched
 
 
 async def test_serial_number_is_trimmed_and_upper_cased(
