@@ -28,11 +28,13 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import (
     EVENT_DATA_ENTRY_FLOW_PROGRESSED,
     FlowResultType,
+    section,
 )
 import probatio
 
 from custom_components.novabot.protocol import ProvisioningSession
 
+from .charger_firmware import ChargerFirmware
 from .common import report
 from .virtual_charger import VirtualCharger
 
@@ -54,7 +56,16 @@ MANUFACTURER_ID = 21862
 BLUETOOTH = "custom_components.novabot.flow.bluetooth_chargers"
 SESSION = "custom_components.novabot.flow.bluetooth_session"
 
+# The progress of a session that leaves the radio pairing alone (the default).
 PROVISIONING_ACTIONS = [
+    "connect",
+    "set_wifi_info",
+    "set_rtk_info",
+    "set_mqtt_info",
+    "set_cfg_info",
+]
+# The progress of a session asked to pair the radio.
+PAIRING_ACTIONS = [
     "connect",
     "set_wifi_info",
     "set_rtk_info",
@@ -64,16 +75,34 @@ PROVISIONING_ACTIONS = [
 ]
 
 
-def settings_input(port: int, **overrides: Any) -> dict[str, Any]:
-    """What the user types in the settings form; the broker is always on 127.0.0.1."""
+def settings_input(
+    port: int, *, radio: Mapping[str, Any] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """What the user types in the settings form; the broker is always on 127.0.0.1.
+
+    ``radio`` is the "Pair the radio" section, empty unless given: the frontend
+    sends a section's object even while it is collapsed.
+    """
     return {
         "serial_number": SERIAL_NUMBER,
         "ssid": SSID,
         "password": PASSWORD,
         "mqtt_host": LOOPBACK,
         "mqtt_port": port,
+        "radio": dict(radio or {}),
         **overrides,
     }
+
+
+def pairing(address: Any, channel: Any) -> dict[str, Any]:
+    """The "Pair the radio" section filled in (``None`` leaves a field empty)."""
+    fields = {"lora_address": address, "lora_channel": channel}
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def paired_firmware(address: int, channel: int) -> ChargerFirmware:
+    """A charger whose radio holds this pairing, and its mower paired to it."""
+    return ChargerFirmware(SERIAL_NUMBER, lora_address=address, lora_channel=channel)
 
 
 def status_topic(serial_number: str = SERIAL_NUMBER) -> str:
@@ -240,13 +269,15 @@ class FlowWatcher:
     """Follows one handler's flows as the frontend would.
 
     Every change Home Assistant announces (``data_entry_flow_progressed``) is
-    recorded as ``(step_id, progress_action)`` of the flow's current step.
+    recorded as ``(step_id, progress_action)`` of the flow's current step, and
+    the progress step itself in ``progress`` (its texts' placeholders too).
     """
 
     def __init__(self, hass: HomeAssistant, handler: str) -> None:
         self.hass = hass
         self.handler = handler
         self.seen: list[tuple[str, str | None]] = []
+        self.progress: list[ConfigFlowResult] = []
         self._unsubscribe = hass.bus.async_listen(
             EVENT_DATA_ENTRY_FLOW_PROGRESSED, self._progressed
         )
@@ -270,6 +301,15 @@ class FlowWatcher:
             not self.seen or self.seen[-1] != entry
         ):
             self.seen.append(entry)
+            self.progress.append(result)
+
+    def shown(self, progress_action: str) -> ConfigFlowResult:
+        """The first progress step seen with this action."""
+        return next(
+            result
+            for result in self.progress
+            if result.get("progress_action") == progress_action
+        )
 
     def actions(self, step_id: str | None = None) -> list[str]:
         """The progress actions seen, in order (of one step, if given)."""
@@ -319,15 +359,39 @@ async def until_received(
 
 
 def suggested_values(schema: probatio.Schema | None) -> dict[str, Any]:
-    """The values a form suggests (what it shows filled in)."""
+    """The values a form suggests (what it shows filled in).
+
+    A section's are nested under its name, as the form sends them back.
+    """
     assert schema is not None
-    return {
-        str(key): key.description["suggested_value"]
-        for key in schema.schema
-        if isinstance(key, probatio.Marker)
-        and isinstance(key.description, Mapping)
-        and "suggested_value" in key.description
-    }
+    values: dict[str, Any] = {}
+    for key, value in schema.schema.items():
+        if isinstance(value, section):
+            values[str(key)] = suggested_values(value.schema)
+        elif (
+            isinstance(key, probatio.Marker)
+            and isinstance(key.description, Mapping)
+            and "suggested_value" in key.description
+        ):
+            values[str(key)] = key.description["suggested_value"]
+    return values
+
+
+def form_section(schema: probatio.Schema | None, name: str) -> section:
+    """The section ``name`` of a form."""
+    assert schema is not None
+    for key, value in schema.schema.items():
+        if str(key) == name and isinstance(value, section):
+            return value
+    raise KeyError(name)
+
+
+def sections(schema: probatio.Schema | None) -> list[str]:
+    """The names of a form's sections, in order."""
+    assert schema is not None
+    return [
+        str(key) for key, value in schema.schema.items() if isinstance(value, section)
+    ]
 
 
 def select_options(schema: probatio.Schema | None, field: str) -> list[dict[str, str]]:

@@ -165,8 +165,8 @@ class NovabotConfigFlow(ProvisioningFlow, domain=DOMAIN):
             # The entry's coordinator starts from the report the flow heard.
             self.hass.data.setdefault(CLAIMED_STATUS, {})[serial_number] = self._claimed
         if self.source == SOURCE_RECONFIGURE:
-            return self.async_update_reload_and_abort(
-                self._get_reconfigure_entry(), data_updates=data
+            return self._async_update_reload_and_abort(
+                self._get_reconfigure_entry(), data
             )
         # A new gateway-mode charger shares the gateway's settings with the others.
         gateway = shared_gateway_settings(self.hass) if data[CONF_GATEWAY] else None

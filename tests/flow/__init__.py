@@ -49,6 +49,8 @@ NEW_PASSWORD = "n3w-Garden-passphrase"
 STRINGS = json.loads(
     (Path(__file__).parents[2] / "custom_components/novabot/strings.json").read_text()
 )
+# What saving does to the mower, said before anything is sent over Bluetooth.
+MOWER_NOTICE = STRINGS["config"]["step"]["confirm"]["description"]
 
 
 def unused_port() -> int:
@@ -139,8 +141,9 @@ class SetupDialog:
     """One setup dialog, driven as the frontend drives it.
 
     Every step shown is noted by the watcher (the progress lines the user
-    saw); ``flow_id`` is the dialog's, once started. ``radio`` is what Home
-    Assistant's Bluetooth hears, and the chargers the flow connects to.
+    saw), and every result the dialog got back in ``shown``; ``flow_id`` is the
+    dialog's, once started. ``radio`` is what Home Assistant's Bluetooth hears,
+    and the chargers the flow connects to.
     """
 
     def __init__(
@@ -150,6 +153,7 @@ class SetupDialog:
         self.watcher = watcher
         self.radio = radio
         self.flow_id = ""
+        self.shown: list[ConfigFlowResult] = []
 
     async def start(
         self, source: str = SOURCE_BLUETOOTH, **advertisement: Any
@@ -200,7 +204,7 @@ class SetupDialog:
 
     async def next_step(self, timeout: float = 10.0) -> ConfigFlowResult:
         """Wait for the progress on screen to finish; the step that follows."""
-        return await self.watcher.next_step(self.flow_id, timeout)
+        return self._shown(await self.watcher.next_step(self.flow_id, timeout))
 
     async def report(
         self, payload: bytes | None = None, serial_number: str = SERIAL_NUMBER
@@ -241,6 +245,7 @@ class SetupDialog:
     def _shown(self, result: ConfigFlowResult) -> ConfigFlowResult:
         self.flow_id = result.get("flow_id") or self.flow_id
         self.watcher.record(result)
+        self.shown.append(result)
         return result
 
 

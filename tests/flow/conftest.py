@@ -13,12 +13,14 @@ from homeassistant.config_entries import SOURCE_USER
 import pytest
 
 from custom_components.novabot.gateway import GatewaySettings
+from custom_components.novabot.protocol import probe_charger_logins
 
 from ..flow_helpers import ADDRESS, FakeRadio, FlowWatcher, charger_service_info
 from . import CHOICE, INTEGRATION, GatewayStandIn, SetupDialog
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from unittest.mock import MagicMock
 
     from homeassistant.core import HomeAssistant
 
@@ -49,16 +51,41 @@ def locked_broker(mosquitto_factory: MosquittoFactory) -> Mosquitto:
 
 
 @pytest.fixture
-def gateway(mosquitto_factory: MosquittoFactory) -> Iterator[GatewayStandIn]:
-    """The gateway, for the flow and for the entries it creates, on a free port."""
+def gateway_leases(mosquitto_factory: MosquittoFactory) -> Iterator[GatewayStandIn]:
+    """The gateway, for the flow and for the entries it creates, on a free port.
+
+    Where it listens is what the gateway-mode entries' options say (the
+    defaults without any): a test that needs the stand-in's port there puts it
+    there, or asks for ``gateway``.
+    """
     stand_in = GatewayStandIn(mosquitto_factory().port)
-    settings = GatewaySettings(port=stand_in.port)
     with (
         patch(f"{CHOICE}.async_use_gateway", stand_in),
         patch(f"{INTEGRATION}.async_use_gateway", stand_in),
-        patch(f"{CHOICE}.shared_gateway_settings", return_value=settings),
     ):
         yield stand_in
+
+
+@pytest.fixture
+def gateway(gateway_leases: GatewayStandIn) -> Iterator[GatewayStandIn]:
+    """The gateway on a free port, which the shared gateway settings name.
+
+    The flow tells chargers that port, and a new gateway-mode entry takes the
+    same settings as its options.
+    """
+    settings = GatewaySettings(port=gateway_leases.port)
+    with (
+        patch(f"{CHOICE}.shared_gateway_settings", return_value=settings),
+        patch(f"{FLOW}.shared_gateway_settings", return_value=settings),
+    ):
+        yield gateway_leases
+
+
+@pytest.fixture
+def probe() -> Iterator[MagicMock]:
+    """The broker probe, watched: a form it refuses must not reach the broker."""
+    with patch(f"{CHOICE}.probe_charger_logins", wraps=probe_charger_logins) as watched:
+        yield watched
 
 
 @pytest.fixture

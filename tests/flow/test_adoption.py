@@ -59,6 +59,8 @@ async def test_a_charger_that_reports_is_added_without_bluetooth(
     assert result["result"].unique_id == SERIAL_NUMBER
     assert result["data"] == {
         "serial_number": SERIAL_NUMBER,
+        # Its radio pairing is not known until the charger is asked for it.
+        "charger_address": None,
         "charger_channel": None,
         "mqtt_host": "mock-broker",  # the MQTT entry's broker
         "mqtt_port": 1883,

@@ -17,23 +17,28 @@ from unittest.mock import AsyncMock, patch
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
-from custom_components.novabot.const import CONF_GATEWAY_BIND_ADDRESS
+from custom_components.novabot.const import (
+    CONF_GATEWAY_BIND_ADDRESS,
+    CONF_GATEWAY_PORT,
+)
 from custom_components.novabot.flow.broker_choice import (
     BrokerChoice,
     BrokerChoiceError,
     BrokerChooser,
 )
+from custom_components.novabot.flow.settings_form import settings_from_input
 from custom_components.novabot.gateway import (
     DEFAULT_BIND_ADDRESS,
     GatewayPortInUseError,
+    GatewaySettings,
     GatewayStartError,
 )
 from custom_components.novabot.protocol import (
-    CHARGER_LOGINS,
+    ANONYMOUS_LOGIN,
     Admission,
     ProbeOutcome,
     ProbeResult,
-    ProvisioningSettings,
+    arbitrary_login,
     probe_broker,
     probe_charger_logins,
 )
@@ -54,6 +59,7 @@ from . import (
     CHOICE,
     INTEGRATION,
     LOOPBACK,
+    MOWER_NOTICE,
     STRINGS,
     GatewayStandIn,
     SetupDialog,
@@ -61,72 +67,104 @@ from . import (
     rendered,
     unused_port,
 )
+from .conftest import FLOW
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterator
 
     from homeassistant.core import HomeAssistant
 
+    from custom_components.novabot.protocol import ProvisioningSettings
     from tests.mosquitto import Mosquitto, MosquittoFactory
 
 
 pytestmark = pytest.mark.usefixtures("mqtt_mock")
 
-# How brokers are set up, and what they make of the two ways chargers log in.
-OPEN: dict[str, Any] = {}  # anonymous clients welcome, no password file: both admitted
+# How real Mosquitto brokers are set up, and what they make of the ways chargers
+# log in: without a login (v0.3.6), and with a login nobody knows (v0.4.0's is
+# disputed, so the probe makes one up).
+OPEN: dict[str, Any] = {}  # anonymous clients welcome, no password file: any login
 PASSWORD_FILE = {"allow_anonymous": True, "users": {"homeassistant": "pw"}}
-FIXED_LOGIN_ONLY = {"allow_anonymous": False, "users": {"li9hep19": "jzd4wac6"}}
 ADDON = {"allow_anonymous": False, "users": {"homeassistant": "secret"}}
+# One charger's cloud account, once mistaken for every v0.4.0 charger's login.
+CLOUD_LOGIN_ONLY = {"allow_anonymous": False, "users": {"li9hep19": "jzd4wac6"}}
 
 
 def settings(port: int) -> ProvisioningSettings:
     """The checked settings of a charger told to report to 127.0.0.1:``port``."""
-    return ProvisioningSettings.create(**settings_input(port))
+    return settings_from_input(settings_input(port), None)
+
+
+@contextlib.contextmanager
+def shared_gateway_settings(
+    port: int, bind_address: str = DEFAULT_BIND_ADDRESS
+) -> Iterator[None]:
+    """The gateway settings every charger shares say ``port`` (and the address)."""
+    shared = GatewaySettings(port=port, bind_address=bind_address)
+    with (
+        patch(f"{CHOICE}.shared_gateway_settings", return_value=shared),
+        patch(f"{FLOW}.shared_gateway_settings", return_value=shared),
+        patch(f"{INTEGRATION}.gateway.shared_gateway_settings", return_value=shared),
+    ):
+        yield
 
 
 # --- BrokerChooser, without a flow --------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("broker", "firmware_refused"),
+    ("broker", "gateway_needed", "firmware_refused"),
     [
-        pytest.param(PASSWORD_FILE, "v0.4.0", id="password-file"),
-        pytest.param(FIXED_LOGIN_ONLY, "v0.3.6", id="fixed-login-only"),
-        pytest.param(ADDON, "v0.3.6, v0.4.0", id="addon"),
+        pytest.param(OPEN, False, "", id="allow-anonymous-without-password-file"),
+        pytest.param(
+            PASSWORD_FILE, True, "v0.4.0", id="allow-anonymous-with-password-file"
+        ),
+        pytest.param(ADDON, True, "v0.3.6, v0.4.0", id="addon-like"),
+        pytest.param(CLOUD_LOGIN_ONLY, True, "v0.3.6, v0.4.0", id="li9hep19-only"),
     ],
 )
-async def test_a_broker_that_would_refuse_either_login_means_the_gateway(
+async def test_direct_mode_only_for_a_broker_that_admits_any_login(
     hass: HomeAssistant,
     mosquitto_factory: MosquittoFactory,
     gateway: GatewayStandIn,
     *,
     broker: dict[str, Any],
+    gateway_needed: bool,
     firmware_refused: str,
 ) -> None:
     """A charger can be updated from one firmware to the other at any time."""
-    chooser = BrokerChooser(hass, gateway.port, LOOPBACK)
+    port = mosquitto_factory(**broker).port
 
-    choice = await chooser.async_choose(settings(mosquitto_factory(**broker).port))
+    choice = await BrokerChooser(hass).async_choose(settings(port))
 
-    assert choice.gateway is True
-    assert choice.charger_port == gateway.port
+    assert choice.gateway is gateway_needed
+    assert choice.charger_port == (gateway.port if gateway_needed else port)
     assert choice.refused_firmware == firmware_refused
-    assert gateway.calls == [(SERIAL_NUMBER, gateway.port, LOOPBACK)]
+    assert gateway.calls == []  # the probe opens nothing
+
+
+async def test_every_probe_makes_up_a_login_of_its_own() -> None:
+    """No broker can know it: only one admitting any login lets it in."""
+    first, second = arbitrary_login(), arbitrary_login()
+
+    assert first.firmware == second.firmware == "v0.4.0"
+    assert first.username != second.username
+    assert first.password != second.password
+    assert "li9hep19" not in (first.username, second.username)
+
+
+async def test_the_gateway_is_opened_for_the_charger_and_checked_like_a_broker(
+    hass: HomeAssistant, locked_broker: Mosquitto, gateway: GatewayStandIn
+) -> None:
+    chooser = BrokerChooser(hass)
+    choice = await chooser.async_choose(settings(locked_broker.port))
+
+    await chooser.async_open_gateway(settings(locked_broker.port), choice)
+
+    # A flow's lease: not kept (nor retried) when the port will not open.
+    assert gateway.calls == [(SERIAL_NUMBER, gateway.port, False)]
     await chooser.async_release()
     assert gateway.in_use == 0
-
-
-async def test_a_broker_that_admits_both_logins_is_used_directly(
-    hass: HomeAssistant, mosquitto_factory: MosquittoFactory, gateway: GatewayStandIn
-) -> None:
-    broker = mosquitto_factory(**OPEN)
-
-    choice = await BrokerChooser(hass, gateway.port, LOOPBACK).async_choose(
-        settings(broker.port)
-    )
-
-    assert choice == BrokerChoice(gateway=False, charger_port=broker.port)
-    assert gateway.calls == []
 
 
 async def test_a_broker_chosen_directly_after_the_gateway_gives_the_gateway_back(
@@ -136,20 +174,21 @@ async def test_a_broker_chosen_directly_after_the_gateway_gives_the_gateway_back
     gateway: GatewayStandIn,
 ) -> None:
     """The user corrected the broker address: the first try's lease is not needed."""
-    chooser = BrokerChooser(hass, gateway.port, LOOPBACK)
-    await chooser.async_choose(settings(locked_broker.port))
+    chooser = BrokerChooser(hass)
+    first_try = settings(locked_broker.port)
+    await chooser.async_open_gateway(first_try, await chooser.async_choose(first_try))
     assert gateway.in_use == 1
 
     choice = await chooser.async_choose(settings(open_broker.port))
 
-    assert choice.gateway is False
+    assert choice == BrokerChoice(gateway=False, charger_port=open_broker.port)
     assert gateway.in_use == 0
 
 
 async def test_nothing_listening_is_no_broker(
     hass: HomeAssistant, gateway: GatewayStandIn
 ) -> None:
-    chooser = BrokerChooser(hass, gateway.port, LOOPBACK)
+    chooser = BrokerChooser(hass)
 
     with pytest.raises(BrokerChoiceError) as raised:
         await chooser.async_choose(settings(unused_port()))
@@ -174,14 +213,13 @@ async def test_a_broker_that_wants_a_login_sends_the_charger_through_the_gateway
         "gateway_port": str(gateway.port),
         "firmware": "v0.3.6, v0.4.0",
     }
-    assert rendered(result).endswith(
-        f"Your broker at {LOOPBACK}:{locked_broker.port} would refuse chargers with "
-        "firmware v0.3.6, v0.4.0. (Firmware v0.3.6 connects without a login; v0.4.0 "
-        "and later log in with a fixed login, the same for every charger.) Home "
-        f"Assistant lets the charger in on port {gateway.port} and relays its "
-        "messages to your broker, which stays unchanged."
+    text = rendered(result)
+    assert (
+        f"Your broker at {LOOPBACK}:{locked_broker.port} would refuse chargers "
+        "with firmware v0.3.6, v0.4.0." in text
     )
-    assert gateway.calls == [(SERIAL_NUMBER, gateway.port, DEFAULT_BIND_ADDRESS)]
+    assert f"lets the charger in on port {gateway.port}" in text
+    assert MOWER_NOTICE in text
     assert discovered.radio.connect_calls == []  # nothing sent before the user agrees
 
     assert (await discovered.submit({}))["type"] is FlowResultType.SHOW_PROGRESS
@@ -194,13 +232,18 @@ async def test_a_broker_that_wants_a_login_sends_the_charger_through_the_gateway
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == {
         "serial_number": SERIAL_NUMBER,
-        "charger_channel": 15,
+        "charger_address": None,
+        "charger_channel": None,
         "mqtt_host": LOOPBACK,
         "mqtt_port": gateway.port,
         "gateway": True,
         "address": ADDRESS,
     }
-    assert result["options"] == {}  # the gateway listens where it always does
+    # The entry holds the settings every gateway-mode charger shares.
+    assert result["options"] == {
+        CONF_GATEWAY_PORT: gateway.port,
+        CONF_GATEWAY_BIND_ADDRESS: DEFAULT_BIND_ADDRESS,
+    }
     # The charger goes to Home Assistant's host, on the gateway's port.
     assert discovered.radio.charger.committed is not None
     assert discovered.radio.charger.committed["set_mqtt_info"] == {
@@ -209,16 +252,45 @@ async def test_a_broker_that_wants_a_login_sends_the_charger_through_the_gateway
     }
     # The entry holds its own lease; the flow gave its lease back.
     await discovered.settle()
+    assert gateway.calls == [
+        (SERIAL_NUMBER, gateway.port, False),
+        (SERIAL_NUMBER, gateway.port, True),
+    ]
     assert gateway.events == ["use 1", "use 2", "release 1"]
+
+
+@pytest.mark.parametrize(
+    ("broker", "firmware"),
+    [
+        pytest.param(PASSWORD_FILE, "v0.4.0", id="allow-anonymous-with-password-file"),
+        pytest.param(CLOUD_LOGIN_ONLY, "v0.3.6, v0.4.0", id="li9hep19-only"),
+    ],
+)
+async def test_the_gateway_step_names_the_firmware_the_broker_would_refuse(
+    mosquitto_factory: MosquittoFactory,
+    gateway: GatewayStandIn,
+    discovered: SetupDialog,
+    *,
+    broker: dict[str, Any],
+    firmware: str,
+) -> None:
+    result = await discovered.enter_settings(mosquitto_factory(**broker).port)
+
+    assert result["step_id"] == "gateway"
+    assert result["description_placeholders"]["firmware"] == firmware
+    assert f"would refuse chargers with firmware {firmware}." in rendered(result)
+    await discovered.close()
 
 
 async def test_a_new_charger_joins_the_gateway_the_others_use(
     hass: HomeAssistant,
     locked_broker: Mosquitto,
-    gateway: GatewayStandIn,
+    gateway_leases: GatewayStandIn,
     dialog: SetupDialog,
 ) -> None:
-    """One gateway serves every charger: a new one must not move it."""
+    """One gateway serves every charger: a new one is told where it listens."""
+    gateway = gateway_leases
+    shared = {CONF_GATEWAY_PORT: gateway.port, CONF_GATEWAY_BIND_ADDRESS: LOOPBACK}
     other = configured_entry(
         hass,
         OTHER_SERIAL_NUMBER,
@@ -226,17 +298,15 @@ async def test_a_new_charger_joins_the_gateway_the_others_use(
         gateway=True,
         mqtt_port=gateway.port,
     )
-    hass.config_entries.async_update_entry(
-        other, options={CONF_GATEWAY_BIND_ADDRESS: LOOPBACK}
-    )
+    hass.config_entries.async_update_entry(other, options=shared)
     await dialog.start()
 
     await dialog.provision(locked_broker.port)
     result = await dialog.report()
 
-    assert gateway.calls[0] == (SERIAL_NUMBER, gateway.port, LOOPBACK)
+    assert gateway.calls[0] == (SERIAL_NUMBER, gateway.port, False)
     assert result["data"]["mqtt_port"] == gateway.port
-    assert result["result"].options == {CONF_GATEWAY_BIND_ADDRESS: LOOPBACK}
+    assert result["result"].options == shared
 
 
 # --- The dialog: what can go wrong -----------------------------------------------------
@@ -264,7 +334,7 @@ async def not_mqtt_server(socket_enabled: None) -> AsyncIterator[int]:
     await server.wait_closed()
 
 
-# A broker that turns both logins away for a reason other than the login.
+# A broker that turns every login away for a reason other than the login.
 REFUSED_2 = ProbeResult(ProbeOutcome.REFUSED, return_code=2)
 
 
@@ -279,7 +349,11 @@ REFUSED_2 = ProbeResult(ProbeOutcome.REFUSED, return_code=2)
         ),
         pytest.param(
             "closed",
-            AsyncMock(return_value=Admission(dict.fromkeys(CHARGER_LOGINS, REFUSED_2))),
+            AsyncMock(
+                return_value=Admission(
+                    {ANONYMOUS_LOGIN: REFUSED_2, arbitrary_login(): REFUSED_2}
+                )
+            ),
             "broker_refused",
             {"return_code": "2"},
             id="refused-other-code",
@@ -331,7 +405,7 @@ def gateway_cannot_listen(gateway: GatewayStandIn) -> int:
 @pytest.mark.parametrize(
     "arrange", [gateway_silent, gateway_port_in_use, gateway_cannot_listen]
 )
-async def test_a_gateway_that_cannot_be_used_is_reported_on_the_broker_address(
+async def test_a_gateway_that_cannot_be_used_returns_to_the_settings_with_the_reason(
     locked_broker: Mosquitto,
     gateway: GatewayStandIn,
     dialog: SetupDialog,
@@ -339,9 +413,10 @@ async def test_a_gateway_that_cannot_be_used_is_reported_on_the_broker_address(
 ) -> None:
     port = arrange(gateway)
     await dialog.start()
+    with shared_gateway_settings(port):
+        assert (await dialog.enter_settings(locked_broker.port))["step_id"] == "gateway"
 
-    with patch(f"{CHOICE}.DEFAULT_GATEWAY_PORT", port):
-        result = await dialog.enter_settings(locked_broker.port)
+        result = await dialog.submit({})
 
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "settings"
@@ -357,18 +432,19 @@ async def test_a_gateway_that_cannot_be_used_is_reported_on_the_broker_address(
     assert gateway.in_use == 0
 
 
-async def test_a_gateway_that_refuses_the_fixed_login_is_not_used(
+async def test_a_gateway_that_refuses_a_made_up_login_is_not_used(
     locked_broker: Mosquitto, mosquitto_factory: MosquittoFactory, dialog: SetupDialog
 ) -> None:
-    """The gateway must admit both ways chargers log in, or the dialog says so."""
+    """The gateway must admit any login, or the dialog says so."""
     stand_in = GatewayStandIn(mosquitto_factory(**PASSWORD_FILE).port)
     await dialog.start()
 
     with (
         patch(f"{CHOICE}.async_use_gateway", stand_in),
-        patch(f"{CHOICE}.DEFAULT_GATEWAY_PORT", stand_in.port),
+        shared_gateway_settings(stand_in.port),
     ):
-        result = await dialog.enter_settings(locked_broker.port)
+        await dialog.enter_settings(locked_broker.port)
+        result = await dialog.submit({})
 
     assert result["errors"] == {"mqtt_host": "gateway_unreachable"}
     assert dialog.radio.connect_calls == []
@@ -392,16 +468,15 @@ async def test_gateway_mode_end_to_end_with_the_real_gateway(
     hass: HomeAssistant, locked_broker: Mosquitto, dialog: SetupDialog
 ) -> None:
     port = unused_port()
-    with (
-        patch(f"{CHOICE}.DEFAULT_GATEWAY_PORT", port),
-        patch(f"{CHOICE}.DEFAULT_BIND_ADDRESS", LOOPBACK),
-        patch(f"{INTEGRATION}.gateway.DEFAULT_BIND_ADDRESS", LOOPBACK),
-    ):
+    with shared_gateway_settings(port, LOOPBACK):
         await dialog.start()
         result = await dialog.enter_settings(locked_broker.port)
         assert result["step_id"] == "gateway"
         assert result["description_placeholders"]["gateway_port"] == str(port)
-        result = await dialog.provision(locked_broker.port)
+        # Not open until the user agrees.
+        assert (await probe_broker(LOOPBACK, port)).outcome is ProbeOutcome.UNREACHABLE
+        assert (await dialog.submit({}))["step_id"] == "provision"
+        result = await dialog.next_step()
         assert result["step_id"] == "claim"
         assert dialog.radio.charger.committed is not None
         told = dialog.radio.charger.committed["set_mqtt_info"]

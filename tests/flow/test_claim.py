@@ -150,7 +150,9 @@ async def test_finishing_without_a_report_creates_the_entry_with_unavailable_ent
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["serial_number"] == SERIAL_NUMBER
-    assert result["data"]["charger_channel"] == 15
+    # Not asked to pair its radio: its pairing is learned once it reports.
+    assert result["data"]["charger_address"] is None
+    assert result["data"]["charger_channel"] is None
     keys = ("gps_satellites", "gps_fix")
     assert states(hass, keys) == dict.fromkeys(keys, STATE_UNAVAILABLE)
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from homeassistant.config_entries import SOURCE_BLUETOOTH, SOURCE_USER
+from homeassistant.config_entries import (
+    SOURCE_BLUETOOTH,
+    SOURCE_USER,
+    ConfigEntryState,
+)
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
-from ..common import state
+from custom_components.novabot.const import DOMAIN
+
+from ..common import state, warnings_or_errors
 from ..flow_helpers import (
     ADDRESS,
     ADVERTISED_NAME,
@@ -21,12 +27,13 @@ from ..flow_helpers import (
     charger_service_info,
     select_options,
 )
-from . import LOOPBACK, SetupDialog, configured_entry
+from . import LOOPBACK, SetupDialog, configured_entry, rendered
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
 
     from tests.mosquitto import Mosquitto
 
@@ -65,7 +72,9 @@ async def test_a_discovered_charger_is_provisioned_and_its_entry_created(
     assert result["title"] == f"Novabot charger {SERIAL_NUMBER}"
     assert result["data"] == {
         "serial_number": SERIAL_NUMBER,
-        "charger_channel": 15,
+        # Not asked to pair its radio: the pairing it keeps is not known yet.
+        "charger_address": None,
+        "charger_channel": None,
         "mqtt_host": LOOPBACK,
         "mqtt_port": open_broker.port,
         "gateway": False,
@@ -73,7 +82,8 @@ async def test_a_discovered_charger_is_provisioned_and_its_entry_created(
     }
     assert result["options"] == {}
     assert result["result"].unique_id == SERIAL_NUMBER
-    # The charger was told the broker itself (direct mode) and committed.
+    # The charger was told the broker itself (direct mode) and committed; its
+    # radio pairing was left alone.
     assert discovered.radio.charger.commands == PROVISIONING_ACTIONS[1:]
     assert discovered.radio.charger.committed == {
         "set_wifi_info": {
@@ -81,15 +91,19 @@ async def test_a_discovered_charger_is_provisioned_and_its_entry_created(
             "ap": {"ssid": SERIAL_NUMBER, "passwd": "12345678", "encrypt": 0},
         },
         "set_rtk_info": 0,
-        "set_lora_info": {"addr": 718, "channel": 16, "hc": 20, "lc": 14},
         "set_mqtt_info": {"addr": LOOPBACK, "port": open_broker.port},
         "set_cfg_info": 1,
     }
     # The report the claim window heard seeds the entities: no wait for the next.
     assert {
         key: state(hass, key).state
-        for key in ("gps_satellites", "mower_status", "gps_fix", "rtk_fix")
-    } == {"gps_satellites": "17", "mower_status": "0", "gps_fix": "on", "rtk_fix": "on"}
+        for key in ("gps_satellites", "mower_battery", "gps_fix", "rtk_fix")
+    } == {
+        "gps_satellites": "17",
+        "mower_battery": "100",
+        "gps_fix": "on",
+        "rtk_fix": "on",
+    }
 
 
 async def nothing(dialog: SetupDialog) -> None:
@@ -143,12 +157,105 @@ async def test_settings_of_a_charger_set_up_without_bluetooth_abort_already_conf
     """Adopted from the broker, no Bluetooth address is known for it."""
     configured_entry(hass, address=None)
     await dialog.start()
+    await dialog.choose("settings")  # "a new charger", says the user
 
     result = await dialog.enter_settings(1883)
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert dialog.radio.connect_calls == []
+
+
+# --- A charger already set up is not offered again -----------------------------------
+
+
+async def adopted_and_loaded(hass: HomeAssistant) -> MockConfigEntry:
+    """A charger added from the broker (no Bluetooth address), set up."""
+    entry = configured_entry(hass, address=None)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    return entry
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_a_discovery_of_an_address_an_entry_holds_aborts_before_any_card(
+    hass: HomeAssistant, dialog: SetupDialog
+) -> None:
+    """Even beside a charger added from the broker, which would be asked about."""
+    configured_entry(hass, address=ADDRESS)
+    configured_entry(hass, OTHER_SERIAL_NUMBER, address=None)
+
+    result = await dialog.start()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_an_adopted_charger_heard_over_bluetooth_is_remembered_once(
+    hass: HomeAssistant, dialog: SetupDialog, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = await adopted_and_loaded(hass)
+    other = configured_entry(hass, OTHER_SERIAL_NUMBER, address=None)
+    coordinator = entry.runtime_data
+
+    # Power-cycled, the charger is in provisioning mode: it is heard again.
+    result = await dialog.start()
+
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "identify"
+    assert result["menu_options"] == ["settings", "remember"]
+    assert result["description_placeholders"] == {
+        "serial_numbers": f"{SERIAL_NUMBER}, {OTHER_SERIAL_NUMBER}"
+    }
+    assert SERIAL_NUMBER in rendered(result)
+    result = await dialog.choose("remember")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "remember"
+    assert select_options(result["data_schema"], "serial_number") == [
+        {"value": SERIAL_NUMBER, "label": SERIAL_NUMBER},
+        {"value": OTHER_SERIAL_NUMBER, "label": OTHER_SERIAL_NUMBER},
+    ]
+
+    result = await dialog.submit({"serial_number": SERIAL_NUMBER})
+    await dialog.settle()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "address_remembered"
+    assert entry.data["address"] == ADDRESS
+    assert "address" not in other.data
+    assert dialog.radio.connect_calls == []  # nothing was sent to the charger
+    # Reloaded: its device now has its Bluetooth connection.
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not coordinator
+    assert warnings_or_errors(caplog) == []
+
+    # Power-cycled once more: nothing to ask, nothing to show.
+    result = await dialog.start()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_a_new_charger_heard_beside_an_adopted_one_is_set_up_from_the_settings(
+    hass: HomeAssistant, open_broker: Mosquitto, dialog: SetupDialog
+) -> None:
+    adopted = configured_entry(hass, OTHER_SERIAL_NUMBER, address=None)
+    await dialog.start()
+
+    result = await dialog.choose("settings")
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "settings"
+    assert result["errors"] == {}
+    await dialog.provision(open_broker.port)
+    result = await dialog.report()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["address"] == ADDRESS
+    assert "address" not in adopted.data
 
 
 @pytest.mark.parametrize("source", [SOURCE_USER, SOURCE_BLUETOOTH])

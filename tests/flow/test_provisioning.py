@@ -15,10 +15,11 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
 from custom_components.novabot.flow.bluetooth_session import async_provision
+from custom_components.novabot.flow.settings_form import settings_from_input
 from custom_components.novabot.protocol import (
     Command,
+    ProvisioningResult,
     ProvisioningSession,
-    ProvisioningSettings,
 )
 
 from ..flow_helpers import (
@@ -28,10 +29,11 @@ from ..flow_helpers import (
     SESSION,
     SSID,
     charger_service_info,
+    pairing,
     settings_input,
     suggested_values,
 )
-from ..virtual_charger import FirmwareTimings, LinkLoss, LoraReply
+from ..virtual_charger import FirmwareTimings, LinkLoss
 from . import NEW_PASSWORD, STRINGS, rendered, without_password
 
 if TYPE_CHECKING:
@@ -72,13 +74,13 @@ async def test_the_session_goes_through_whatever_hears_the_charger_now(
     radio.hear(charger_service_info())  # heard again, by another proxy say
     steps: list[str] = []
 
-    channel = await async_provision(
-        hass, ADDRESS, ProvisioningSettings.create(**settings_input(1883)), steps.append
+    result = await async_provision(
+        hass, ADDRESS, settings_from_input(settings_input(1883), None), steps.append
     )
 
     assert radio.connect_calls[0][1] is radio.heard[ADDRESS].device
     assert steps == PROVISIONING_ACTIONS
-    assert channel == 15
+    assert result == ProvisioningResult(radio=None, radio_kept=False)
 
 
 async def test_progress_shows_each_command_in_order_then_the_claim(
@@ -86,9 +88,7 @@ async def test_progress_shows_each_command_in_order_then_the_claim(
 ) -> None:
     # Steps that take a moment, as on the real charger, so each one is on screen.
     discovered.radio.connect_delay = 0.05
-    discovered.radio.queue(
-        timings=FirmwareTimings(wifi_join=0.05, rtk_setup=0.05, lora_scan=0.05)
-    )
+    discovered.radio.queue(timings=FirmwareTimings(wifi_join=0.05, rtk_setup=0.05))
 
     await discovered.provision(open_broker.port)
     result = await discovered.report()
@@ -146,9 +146,6 @@ PROVISIONING_FAILURES = [
         fail_with(results={"set_rtk_info": 1}), "antenna_step_failed", id="rtk-result"
     ),
     pytest.param(
-        fail_with(results={"set_lora_info": 2}), "antenna_step_failed", id="lora-result"
-    ),
-    pytest.param(
         fail_with(results={"set_cfg_info": 1}), "provisioning_failed", id="cfg-result"
     ),
     pytest.param(
@@ -156,9 +153,7 @@ PROVISIONING_FAILURES = [
         "not_in_provisioning_mode",
         id="first-unanswered",
     ),
-    pytest.param(
-        fail_with(silent={"set_lora_info"}), "no_reply", id="later-unanswered"
-    ),
+    pytest.param(fail_with(silent={"set_rtk_info"}), "no_reply", id="later-unanswered"),
     pytest.param(
         fail_with(lose_link={"set_rtk_info": LinkLoss.BEFORE_REPLY}),
         "link_lost",
@@ -269,26 +264,15 @@ def test_the_wifi_step_says_it_can_take_up_to_a_minute() -> None:
     assert "up to a minute" in STRINGS["config"]["progress"]["set_wifi_info"]
 
 
-@pytest.mark.parametrize(
-    ("reply", "channel"),
-    [
-        (LoraReply.INTEGER, 15),
-        (LoraReply.NO_RESULT, 15),
-        (LoraReply.OBJECT, 17),
-        (LoraReply.OTHER_CHANNEL, 20),
-        pytest.param(LoraReply.NO_RESULT, None, id="none-named"),
-    ],
-)
-async def test_the_channel_the_charger_stored_is_kept_whatever_its_reply_shape(
-    open_broker: Mosquitto,
-    discovered: SetupDialog,
-    *,
-    reply: LoraReply,
-    channel: int | None,
+async def test_a_pairing_the_charger_fails_to_store_is_an_antenna_failure(
+    open_broker: Mosquitto, discovered: SetupDialog
 ) -> None:
-    discovered.radio.queue(lora_reply=reply, assigned_channel=channel)
-    await discovered.provision(open_broker.port)
+    """Any result but 0 and 1 (a scan that timed out): the radio module failed."""
+    charger = discovered.radio.queue(results={"set_lora_info": 2})
 
-    result = await discovered.report()
+    result = await discovered.provision(open_broker.port, radio=pairing(4242, 15))
 
-    assert result["data"]["charger_channel"] == channel
+    assert result["step_id"] == "settings"
+    assert result["errors"] == {"base": "antenna_step_failed"}
+    assert charger.commands == ["set_wifi_info", "set_rtk_info", "set_lora_info"]
+    assert charger.committed is None

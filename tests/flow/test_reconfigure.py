@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
-from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.data_entry_flow import FlowResultType
@@ -14,24 +14,19 @@ from custom_components.novabot.const import (
     CONF_GATEWAY_PORT,
 )
 
-from ..common import state
+from ..common import LORA_ADDRESS, LORA_CHANNEL, state, warnings_or_errors
 from ..flow_helpers import (
     ADDRESS,
     OTHER_ADDRESS,
     OTHER_SERIAL_NUMBER,
     SERIAL_NUMBER,
     charger_service_info,
+    paired_firmware,
+    pairing,
     select_options,
     suggested_values,
 )
-from . import (
-    CHOICE,
-    LOOPBACK,
-    NEW_PASSWORD,
-    configured_entry,
-    rendered,
-    unused_port,
-)
+from . import LOOPBACK, NEW_PASSWORD, configured_entry, rendered
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -57,15 +52,18 @@ async def loaded_entry(
 
 
 async def test_reconfigure_moves_a_charger_to_a_new_wifi_and_broker(
-    hass: HomeAssistant, open_broker: Mosquitto, dialog: SetupDialog
+    hass: HomeAssistant,
+    open_broker: Mosquitto,
+    dialog: SetupDialog,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     entry = await loaded_entry(hass, mqtt_host="192.0.2.10", mqtt_port=1883)
     coordinator = entry.runtime_data
     # Another configured charger is in provisioning mode too: not offered here.
     configured_entry(hass, OTHER_SERIAL_NUMBER, address=OTHER_ADDRESS)
     dialog.radio.hear(charger_service_info(OTHER_ADDRESS))
-    # The charger was power-cycled; this time its channel scan lands on 18.
-    dialog.radio.queue(quiet_channels=[18])
+    # The charger holds the pairing its entry knows, its mower paired to it.
+    charger = dialog.radio.queue(firmware=paired_firmware(LORA_ADDRESS, LORA_CHANNEL))
 
     result = await dialog.reconfigure(entry)
 
@@ -76,20 +74,28 @@ async def test_reconfigure_moves_a_charger_to_a_new_wifi_and_broker(
     ]
     result = await dialog.submit({"address": ADDRESS})
     assert result["step_id"] == "settings"
-    assert suggested_values(result["data_schema"]) == {
+    suggested = suggested_values(result["data_schema"])
+    assert suggested == {
         "serial_number": SERIAL_NUMBER,
         "mqtt_host": "192.0.2.10",
         "mqtt_port": 1883,
+        "radio": pairing(LORA_ADDRESS, LORA_CHANNEL),
     }
 
-    await dialog.provision(open_broker.port, ssid="Garden 2", password=NEW_PASSWORD)
+    await dialog.provision(
+        open_broker.port,
+        ssid="Garden 2",
+        password=NEW_PASSWORD,
+        radio=suggested["radio"],
+    )
     result = await dialog.report()
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert dict(entry.data) == {
         "serial_number": SERIAL_NUMBER,
-        "charger_channel": 18,
+        "charger_address": LORA_ADDRESS,
+        "charger_channel": LORA_CHANNEL,
         "mqtt_host": LOOPBACK,
         "mqtt_port": open_broker.port,
         "gateway": False,
@@ -98,6 +104,7 @@ async def test_reconfigure_moves_a_charger_to_a_new_wifi_and_broker(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is not coordinator  # reloaded
+    assert warnings_or_errors(caplog) == []
     assert state(hass, "gps_satellites").state == "17"
     assert dialog.radio.charger.committed is not None
     assert dialog.radio.charger.committed["set_wifi_info"]["sta"] == {
@@ -109,6 +116,8 @@ async def test_reconfigure_moves_a_charger_to_a_new_wifi_and_broker(
         "addr": LOOPBACK,
         "port": open_broker.port,
     }
+    # Its pairing, sent again as it was, kept its mower.
+    assert charger.link.mower_answers(asyncio.get_running_loop().time())
 
 
 async def test_reconfigure_with_another_chargers_serial_number_aborts_wrong_charger(
@@ -143,27 +152,27 @@ async def test_reconfigure_without_a_charger_in_range_aborts_no_devices_found(
 async def test_reconfigure_in_gateway_mode_uses_the_entrys_gateway_options(
     hass: HomeAssistant,
     locked_broker: Mosquitto,
-    gateway: GatewayStandIn,
+    gateway_leases: GatewayStandIn,
     dialog: SetupDialog,
 ) -> None:
+    gateway = gateway_leases
+    # Not the default port: where this Home Assistant's gateway listens.
     entry = await loaded_entry(
         hass,
         options={CONF_GATEWAY_PORT: gateway.port, CONF_GATEWAY_BIND_ADDRESS: LOOPBACK},
         gateway=True,
         mqtt_port=gateway.port,
     )
-    assert gateway.calls == [(SERIAL_NUMBER, gateway.port, LOOPBACK)]
+    assert gateway.calls == [(SERIAL_NUMBER, gateway.port, True)]
     await dialog.reconfigure(entry)
     await dialog.submit({"address": ADDRESS})
 
-    # The default port is not where this Home Assistant's gateway listens.
-    with patch(f"{CHOICE}.DEFAULT_GATEWAY_PORT", unused_port()):
-        await dialog.provision(locked_broker.port)
-        result = await dialog.report()
+    await dialog.provision(locked_broker.port)
+    result = await dialog.report()
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert gateway.calls[1] == (SERIAL_NUMBER, gateway.port, LOOPBACK)
+    assert gateway.calls[1] == (SERIAL_NUMBER, gateway.port, False)
     assert entry.data["gateway"] is True
     assert entry.data["mqtt_port"] == gateway.port
     assert dialog.radio.charger.committed is not None

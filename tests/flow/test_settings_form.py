@@ -11,13 +11,10 @@ from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.exceptions import HomeAssistantError
 import pytest
 
-from custom_components.novabot.protocol import probe_charger_logins
-
 from ..flow_helpers import SERIAL_NUMBER, settings_input, suggested_values
-from . import CHOICE, STRINGS, SetupDialog, without_password
+from . import STRINGS, SetupDialog, without_password
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from unittest.mock import MagicMock
 
     from homeassistant.core import HomeAssistant
@@ -26,13 +23,6 @@ if TYPE_CHECKING:
 
 
 pytestmark = pytest.mark.usefixtures("mqtt_mock")
-
-
-@pytest.fixture
-def probe() -> Iterator[MagicMock]:
-    """The broker probe, watched: a form it refuses must not reach the broker."""
-    with patch(f"{CHOICE}.probe_charger_logins", wraps=probe_charger_logins) as watched:
-        yield watched
 
 
 async def test_serial_number_is_trimmed_and_upper_cased(
@@ -136,6 +126,7 @@ async def test_settings_form_suggests_home_assistants_address_and_the_brokers_po
     assert suggested_values(result["data_schema"]) == {
         "mqtt_host": lan_address,
         "mqtt_port": 1884,
+        "radio": {},
     }
     assert lan_address != "core-mosquitto"
 
@@ -181,7 +172,7 @@ async def test_settings_form_without_a_lan_address_leaves_the_broker_address_emp
     ):
         result = await dialog.start()
 
-    assert suggested_values(result["data_schema"]) == {"mqtt_port": 1883}
+    assert suggested_values(result["data_schema"]) == {"mqtt_port": 1883, "radio": {}}
 
 
 async def test_settings_form_still_renders_after_the_mqtt_entry_is_removed(

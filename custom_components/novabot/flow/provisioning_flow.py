@@ -27,6 +27,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow
+from homeassistant.helpers.typing import UNDEFINED, UndefinedType
 
 from ..const import (
     CONF_ADDRESS,
@@ -49,6 +50,8 @@ from .pick_form import pick_one_schema
 from .settings_form import async_suggested_values, settings_from_input, settings_schema
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from homeassistant.components.bluetooth import BluetoothServiceInfoBleak
 
 # The steps after the radio's: their progress text says when it kept its pairing.
@@ -114,9 +117,9 @@ class ProvisioningFlow(ConfigFlow):
         adopted = self._entries_without_address()
         if user_input is not None:
             assert self._address is not None
-            return self.async_update_reload_and_abort(
+            return self._async_update_reload_and_abort(
                 adopted[user_input[CONF_SERIAL_NUMBER]],
-                data_updates={CONF_ADDRESS: self._address},
+                {CONF_ADDRESS: self._address},
                 reason="address_remembered",
             )
         return self.async_show_form(
@@ -267,6 +270,25 @@ class ProvisioningFlow(ConfigFlow):
             )
         else:
             self._abort_if_unique_id_configured()
+
+    def _async_update_reload_and_abort(
+        self,
+        entry: ConfigEntry,
+        data_updates: Mapping[str, Any],
+        reason: str | UndefinedType = UNDEFINED,
+    ) -> ConfigFlowResult:
+        """Update ``entry``'s data, reload it, and end the flow.
+
+        Home Assistant's ``async_update_reload_and_abort`` leaves the reload
+        of an entry with an update listener to that listener (and warns until
+        then); this entry's listener applies options without a reload, so the
+        reload is asked for here.
+        """
+        result = self.async_update_and_abort(
+            entry, data_updates=data_updates, reason=reason
+        )
+        self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return result
 
     def _broker(self) -> BrokerChooser:
         """The broker choice, with the gateway lease it may take for this flow."""

@@ -39,7 +39,6 @@ from ..const import (
     LOGGER,
 )
 from ..protocol import InvalidSettingsError, ProvisioningSettings
-from ..protocol.commands import MAX_LORA_ADDRESS, MAX_LORA_CHANNEL
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,10 +50,14 @@ DEFAULT_MQTT_PORT = 1883
 RADIO_FIELDS = (CONF_LORA_ADDRESS, CONF_LORA_CHANNEL)
 
 
-def _box(maximum: int) -> NumberSelector:
-    return NumberSelector(
-        NumberSelectorConfig(min=0, max=maximum, step=1, mode=NumberSelectorMode.BOX)
-    )
+def _radio_box() -> NumberSelector:
+    """A box for a LoRa number, without bounds: the protocol library checks them.
+
+    Bounds here would make Home Assistant refuse a number outside them with
+    an untranslated schema error, before the flow can say on the section what
+    the charger takes (``lora_address_range``, ``lora_channel_range``).
+    """
+    return NumberSelector(NumberSelectorConfig(step=1, mode=NumberSelectorMode.BOX))
 
 
 def settings_schema(*, radio_known: bool = False) -> probatio.Schema:
@@ -73,8 +76,8 @@ def settings_schema(*, radio_known: bool = False) -> probatio.Schema:
             probatio.Required(CONF_RADIO): section(
                 probatio.Schema(
                     {
-                        probatio.Optional(CONF_LORA_ADDRESS): _box(MAX_LORA_ADDRESS),
-                        probatio.Optional(CONF_LORA_CHANNEL): _box(MAX_LORA_CHANNEL),
+                        probatio.Optional(CONF_LORA_ADDRESS): _radio_box(),
+                        probatio.Optional(CONF_LORA_CHANNEL): _radio_box(),
                     }
                 ),
                 {"collapsed": not radio_known},
