@@ -24,7 +24,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
 from .charger_firmware import ChargerFirmware
-from .common import SERIAL, setup_entry
+from .common import LORA_ADDRESS, SERIAL, setup_entry
 
 if TYPE_CHECKING:
     import asyncio
@@ -114,6 +114,8 @@ async def mqtt_charger_factory(
     chargers: list[MqttCharger] = []
 
     async def connect(serial_number: str = SERIAL, **options: Any) -> MqttCharger:
+        # The tests' charger has its own LoRa address, the same every run.
+        options.setdefault("lora_address", LORA_ADDRESS)
         firmware = ChargerFirmware(serial_number, started=hass.loop.time(), **options)
         charger = MqttCharger(hass, firmware)
         await charger.async_connect()

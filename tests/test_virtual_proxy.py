@@ -30,8 +30,10 @@ from custom_components.novabot.protocol import (
     COMMAND_CHARACTERISTIC,
     SERVICE_UUID,
     LinkLostError,
+    ProvisioningResult,
     ProvisioningSession,
     ProvisioningSettings,
+    RadioPairing,
 )
 from custom_components.virtual_bluetooth_proxy import (
     DOMAIN,
@@ -74,6 +76,16 @@ SETTINGS = ProvisioningSettings.create(
     mqtt_host="192.168.1.10",
     mqtt_port=1883,
 )
+# The same, with the radio paired on purpose: every command goes through the proxy.
+PAIRED = ProvisioningSettings.create(
+    serial_number=SERIAL_NUMBER,
+    ssid="Garden",
+    password=PASSWORD,
+    mqtt_host="192.168.1.10",
+    mqtt_port=1883,
+    lora_address=3251,
+    lora_channel=17,
+)
 DATA_CHARACTERISTIC = "00003333-0000-1000-8000-00805f9b34fb"
 
 
@@ -105,10 +117,12 @@ class Central:
             **options,
         )
 
-    async def provision(self, address: str = ADDRESS) -> int | None:
+    async def provision(
+        self, address: str = ADDRESS, settings: ProvisioningSettings = SETTINGS
+    ) -> ProvisioningResult:
         client = await self.connect(address)
         self.session = ProvisioningSession(client, write_interval=0, reply_pause=0)
-        return (await self.session.run(SETTINGS)).channel
+        return await self.session.run(settings)
 
     def _link_lost(self, client: BleakClient) -> None:
         self.lost.append(client)
@@ -232,14 +246,14 @@ async def test_a_provisioning_session_provisions_the_charger_through_the_proxy(
     hass: HomeAssistant, virtual_proxy: VirtualProxy, advertisements: Listen
 ) -> None:
     charger = virtual_proxy.add_charger(
-        ADDRESS, VirtualCharger(quiet_channels=[17], lora_reply=LoraReply.OBJECT)
+        ADDRESS, VirtualCharger(lora_reply=LoraReply.OBJECT)
     )
     provisioned = async_capture_events(hass, EVENT_CHARGER_PROVISIONED)
     heard = advertisements(ADDRESS)
 
-    channel = await Central(hass).provision()
+    result = await Central(hass).provision(settings=PAIRED)
 
-    assert channel == 17
+    assert result == ProvisioningResult(radio=RadioPairing(3251, 17))
     assert charger.commands == list(STEPS)
     assert charger.state is ChargerState.REBOOTED
     assert charger.committed is not None
@@ -347,9 +361,9 @@ async def test_home_assistant_connects_through_the_proxy_that_hears_best(
     )
 
     central = Central(hass)
-    channel = await central.provision()
+    result = await central.provision()
 
-    assert channel == 15
+    assert result == ProvisioningResult()
     assert near.connection_log == [ADDRESS]
     assert far.connection_log == []
     assert charger.committed is not None
@@ -457,7 +471,7 @@ async def test_proxies_and_chargers_from_yaml(
     central = Central(hass)
     client = await central.connect()
     await client.disconnect()
-    assert await central.provision() == 18
+    assert await central.provision() == ProvisioningResult()
     assert proxy.charger(ADDRESS) is not first
     assert proxy.charger(ADDRESS).committed is not None
     assert proxy.charger(ADDRESS).link is first.link

@@ -37,6 +37,7 @@ from custom_components.novabot.const import (
     CONF_STALE_TIMEOUT,
     DOMAIN,
 )
+from custom_components.novabot.gateway import GatewaySettings
 
 from ..common import ENABLED_KEYS, SERIAL, entry_data, setup_entry, states
 from ..flow_helpers import FakeRadio, charger_service_info, wait_for
@@ -60,10 +61,16 @@ SIMULATOR_CLIENT_ID = "ESP32_1a2b3c"  # the simulator's default
 
 
 def has_values(hass: HomeAssistant) -> bool:
-    """Every entity enabled by default shows a value."""
+    """Every entity enabled by default is there and shows a value.
+
+    The mower's entities come with the first report of a mower that answers.
+    """
+    try:
+        shown = states(hass, ENABLED_KEYS)
+    except AssertionError:  # not added yet
+        return False
     return all(
-        value not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
-        for value in states(hass, ENABLED_KEYS).values()
+        value not in (STATE_UNKNOWN, STATE_UNAVAILABLE) for value in shown.values()
     )
 
 
@@ -181,10 +188,13 @@ def flow_gateway(gateway_port: int) -> Iterator[int]:
     Like the entry the flow creates, it listens on 127.0.0.1 only. This is the
     configuration a user sets in the options; the flow itself is not touched.
     """
+    settings = GatewaySettings(port=gateway_port, bind_address=HOST)
     with (
-        patch(f"{BROKER_CHOICE}.DEFAULT_GATEWAY_PORT", gateway_port),
-        patch(f"{BROKER_CHOICE}.DEFAULT_BIND_ADDRESS", HOST),
-        patch(f"{INTEGRATION}.gateway.DEFAULT_BIND_ADDRESS", HOST),
+        patch(f"{BROKER_CHOICE}.shared_gateway_settings", return_value=settings),
+        patch(
+            f"{INTEGRATION}.config_flow.shared_gateway_settings", return_value=settings
+        ),
+        patch(f"{INTEGRATION}.gateway.shared_gateway_settings", return_value=settings),
     ):
         yield gateway_port
 

@@ -85,7 +85,7 @@ async def test_a_charger_heard_by_a_proxy_is_provisioned_and_claimed_via_the_gat
 ) -> None:
     """Heard, provisioned over the proxy, rebooted, reporting, claimed: an entry."""
     provisioned = async_capture_events(hass, EVENT_CHARGER_PROVISIONED)
-    charger = proxy.add_charger(ADDRESS, VirtualCharger(quiet_channels=[17]))
+    charger = proxy.add_charger(ADDRESS, VirtualCharger())
     flow_id = await discovered_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id, settings_input(broker.port)
@@ -108,16 +108,21 @@ async def test_a_charger_heard_by_a_proxy_is_provisioned_and_claimed_via_the_gat
     assert charger.committed is not None
     assert proxy.connection_log == [ADDRESS]
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    # The radio was left alone: its pairing is learnt once the charger reports.
     assert result["data"] == {
         "serial_number": SERIAL,
-        "charger_channel": 17,
+        "charger_address": None,
+        "charger_channel": None,
         "mqtt_host": HOST,
         "mqtt_port": gateway_port,
         "gateway": True,
         "address": ADDRESS,
     }
-    assert result["result"].state is ConfigEntryState.LOADED
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
     await wait_for(lambda: has_values(hass), timeout=10)
+    await wait_for(lambda: entry.data["charger_channel"] is not None, timeout=10)
+    assert isinstance(entry.data["charger_address"], int)
 
 
 @pytest.mark.parametrize("mode", [ANONYMOUS], ids=lambda mode: mode.name)
@@ -137,6 +142,8 @@ async def test_a_charger_out_of_range_mid_session_leaves_nothing_committed(
     result = await hass.config_entries.flow.async_configure(
         flow_id, settings_input(broker.port)
     )
+    assert result["step_id"] == "confirm"
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
     assert result["step_id"] == "provision"
     await until_received(charger, "set_rtk_info", timeout=10)
 
@@ -171,6 +178,8 @@ async def test_of_two_proxies_hearing_the_charger_the_stronger_one_carries_the_s
     result = await hass.config_entries.flow.async_configure(
         flow_id, settings_input(broker.port)
     )
+    assert result["step_id"] == "confirm"
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
     assert result["step_id"] == "provision"
     result = await watcher.next_step(flow_id, timeout=PROVISIONING_TIMEOUT)
 

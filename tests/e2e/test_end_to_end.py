@@ -126,10 +126,10 @@ async def test_entities_show_what_the_charger_sends(
         "gps_satellites": str(status >> 24),
         "gps_fix": "on" if status & 0x1 else "off",
         "rtk_fix": "on" if status & 0x100 else "off",
-        "lora_heartbeat_misses": str(last["mower_error"]),
-        "mower_status": str(last["mower_status"]),
+        "mower_battery": str((last["mower_info"] >> 8) & 0xFF),
         "mower_connected": "on" if last["mower_error"] == 0 else "off",
     }
+    await wait_for(lambda: has_values(hass), timeout=5)  # the mower's too
     await wait_for(lambda: states(hass, expected) == expected, timeout=5)
     coordinator = charger_entry.runtime_data
     assert coordinator.encrypted is encrypt
@@ -225,8 +225,8 @@ async def test_config_flow_picks_the_mode_and_claims_the_charger(
 ) -> None:
     """The whole first-time story, only the Bluetooth radio simulated.
 
-    The broker admits both ways chargers log in (anonymous), or would refuse
-    one of them (addon: both; password_file: the v0.4.0 login), so the flow
+    The broker admits any login (anonymous), or would refuse one way of
+    logging in (addon: both; password_file: a login it does not know), so the flow
     points the charger straight at the broker or opens the gateway; the charger
     is provisioned over (virtual) Bluetooth, comes up on MQTT (as firmware
     v0.4.0 behind a password file), its first report is claimed, and the entry
@@ -250,7 +250,9 @@ async def test_config_flow_picks_the_mode_and_claims_the_charger(
         assert result["description_placeholders"]["firmware"] == (
             "v0.4.0" if mode.allow_anonymous else "v0.3.6, v0.4.0"
         )
-        result = await hass.config_entries.flow.async_configure(flow_id, {})
+    else:
+        assert result["step_id"] == "confirm"  # what saving does to the mower
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     assert result["step_id"] == "provision"
     result = await watcher.next_step(flow_id)
