@@ -114,11 +114,11 @@ MOWER_KEYS: Final = (
     "mower_z",
     "mower_info",
     "mower_info1",
-    "mower",
 )
 # The entities of the mower's device (the others are the charger's).
 MOWER_DEVICE_KEYS: Final = (
     *MOWER_KEYS,
+    "mower",
     "mower_connected",
     "stop",
     "cancel_schedule",

@@ -205,10 +205,15 @@ async def test_the_activity_sensor_offers_the_labelled_work_statuses_translated(
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
-async def test_the_mower_is_unavailable_while_it_does_not_answer_the_charger(
+async def test_the_mowers_values_are_unavailable_while_it_does_not_answer_the_charger(
     hass: HomeAssistant, mqtt_mock: object
 ) -> None:
-    """The charger keeps relaying the mower's last frame: its values are stale."""
+    """The charger keeps relaying the mower's last frame: its values are stale.
+
+    The lawn mower stays available, its activity unknown: an action on an
+    unavailable entity is skipped with a mere warning, so a command would
+    seem to succeed; available, it says the mower did not acknowledge.
+    """
     await setup_entry(hass)
     await send(hass, report(mower_status=mower_status(90), mower_error=0))
     assert state(hass, "mower").state == LawnMowerActivity.MOWING
@@ -216,12 +221,31 @@ async def test_the_mower_is_unavailable_while_it_does_not_answer_the_charger(
     await send(hass, report(mower_status=mower_status(90), mower_error=2))
 
     assert set(states(hass, MOWER_KEYS).values()) == {STATE_UNAVAILABLE}
+    assert state(hass, "mower").state == STATE_UNKNOWN
     assert state(hass, "mower_connected").state == "off"  # says why
-    assert state(hass, "lora_heartbeat_misses").state == "2"
 
     await send(hass, report(mower_error=0))  # back on its charger
 
     assert state(hass, "mower").state == LawnMowerActivity.DOCKED
+
+
+async def test_a_command_while_the_mower_is_out_of_range_fails_with_a_message(
+    hass: HomeAssistant, reporting_charger: ChargerFactory
+) -> None:
+    """A soak finding: the command was skipped silently, the caller told success."""
+    charger = await reporting_charger(ack_time=0.01, ack_wait=0.05)
+    charger.firmware.link.mower_out_of_range(hass.loop.time())
+    await send(hass, report(mower_error=5))  # the last frame, stale
+
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            LAWN_MOWER,
+            "start_mowing",
+            {ATTR_ENTITY_ID: entity_id(hass, "mower")},
+            blocking=True,
+        )
+
+    assert raised.value.translation_key == "mower_not_acknowledged"
 
 
 # --- Commands -------------------------------------------------------------------------

@@ -204,7 +204,13 @@ async def test_a_report_with_the_same_status_writes_no_state_at_all(
     [
         (
             {"mower_error": 5},  # the mower stops answering: its values are stale
-            {"lora_heartbeat_misses", "mower_connected", *MOWER_KEYS, "mower_events"},
+            {
+                "lora_heartbeat_misses",
+                "mower_connected",
+                *MOWER_KEYS,
+                "mower",
+                "mower_events",
+            },
         ),
         ({"mower_error": 0, "mower_x": 7}, {"mower_x"}),
         ({"charger_status": 0x12000101}, {"gps_satellites", "charger_status"}),

@@ -2,7 +2,8 @@
 
 Its activity comes from the frame the charger relays: docked only while it
 stands on its charger (the recharge byte), returning while it drives back,
-else what its work status says. Start, pause and dock are relayed to the
+else what its work status says; unknown while the mower does not answer (the
+frame is stale then), the entity still available so that a command says so. Start, pause and dock are relayed to the
 mower, which acknowledges each (or not: the charger cannot tell a refusal from
 a mower out of range, and the error says so). ``novabot.start_mowing`` starts
 a run with an area and a cutting height of its own.
@@ -35,7 +36,14 @@ from .entity import (
     NovabotEntityDescription,
     async_add_charger_and_mower_entities,
 )
-from .protocol import MowerCommand, MowingArea, WorkStatus, mower_command, start_run
+from .protocol import (
+    MOWER_ANSWERING,
+    MowerCommand,
+    MowingArea,
+    WorkStatus,
+    mower_command,
+    start_run,
+)
 from .protocol.mower import MAX_CUTTING_HEIGHT_CM, MIN_CUTTING_HEIGHT_CM
 
 if TYPE_CHECKING:
@@ -131,8 +139,11 @@ class NovabotMowerEntityDescription(
 MOWER = NovabotMowerEntityDescription(
     key="mower",
     name=None,  # the mower's device gives its name
-    fields=frozenset({"mower_status"}),
-    from_mower=True,
+    fields=frozenset({"mower_status", MOWER_ANSWERING}),
+    # Available while the charger reports, its activity unknown while the mower
+    # does not answer: Home Assistant skips an action on an unavailable entity
+    # with a mere warning, and the caller would believe the command went out.
+    on_mower=True,
 )
 
 
@@ -162,8 +173,9 @@ class NovabotMower(NovabotEntity, LawnMowerEntity):
 
     @property
     def activity(self) -> LawnMowerActivity | None:
-        """What the mower does, as far as its frame tells."""
-        return mower_activity(self.coordinator.data)
+        """What the mower does, as far as its frame tells; unknown when stale."""
+        status = self.coordinator.data
+        return mower_activity(status) if status.mower_answering else None
 
     def _current_value(self) -> object:
         return self.activity

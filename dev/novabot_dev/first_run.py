@@ -20,6 +20,7 @@ from .layout import (
     GATEWAY_PORT,
     MQTT_USER,
     NEW_CHARGER_ADDRESS,
+    PROVISIONED_CHARGER_ADDRESS,
     PROVISIONED_SERIAL_NUMBER,
     PROXY_NAME,
 )
@@ -190,22 +191,29 @@ def charger_entry(
     serial_number: str,
     gateway_port: int,
     options: dict[str, Any] | None = None,
+    address: str | None = PROVISIONED_CHARGER_ADDRESS,
 ) -> dict[str, Any]:
-    """A charger set up in gateway mode, told to report to ``gateway_port``."""
+    """A charger set up in gateway mode, told ``gateway_port``.
+
+    ``address``: its Bluetooth address, when it was set up over Bluetooth.
+    Its radio pairing is learnt from the charger once it reports.
+    """
     return _entry(
         domain="novabot",
         title=f"Novabot charger {serial_number}",
         data={
             "serial_number": serial_number,
-            "charger_channel": 15,
+            "charger_address": None,
+            "charger_channel": None,
             "mqtt_host": layout.host,
             "mqtt_port": gateway_port,
             "gateway": True,
+            "address": address,
         },
         options=options or {},
         unique_id=serial_number,
         version=1,
-        minor_version=1,
+        minor_version=3,
     )
 
 

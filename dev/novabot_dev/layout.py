@@ -15,8 +15,10 @@ HOST = "127.0.0.1"
 MQTT_USER = "homeassistant"
 DEV_USER = "dev"
 
-# The charger the first run sets up, reporting through the gateway at once.
+# The charger the first run sets up, reporting through the gateway at once (set
+# up over Bluetooth earlier: its entry keeps its Bluetooth address).
 PROVISIONED_SERIAL_NUMBER = "LFIC1230700123"
+PROVISIONED_CHARGER_ADDRESS = "24:0A:C4:5E:A1:00"
 # The charger in provisioning mode the virtual Bluetooth proxy hears: the
 # newcomer types this serial number (from the "label") in the setup dialog.
 NEW_SERIAL_NUMBER = "LFIC1230700456"

@@ -101,7 +101,9 @@ def write_config(layout: Layout, gateway_port: int) -> dict[str, str]:
         "gateway_bind_address": HOST,
     }
     chargers = [
-        first_run.charger_entry(layout, spec.serial_number, gateway_port, options)
+        first_run.charger_entry(
+            layout, spec.serial_number, gateway_port, options, address=None
+        )
         for spec in CHARGERS
     ]
     entries = [first_run.mqtt_entry(layout, credentials["mqtt_password"]), *chargers]
