@@ -5,9 +5,11 @@ integration's counter readings taken just before each fault that concerns
 the charger and just after that fault's recovery was observed (a *fault
 window*: from the fault's beginning until fresh values showed again). Between
 two windows, the reports the charger sent are compared with the growth of the
-integration's ``reports_accepted`` over the same readings. Home Assistant's
-restart is a window for every charger, so a comparison never spans two
-``hass`` processes.
+integration's ``reports_accepted`` over the same readings; a report counts
+where it lands, so the reports sent are taken ``IN_FLIGHT_S`` earlier than the
+readings (a report sent just before a reading is accepted just after it).
+Home Assistant's restart is a window for every charger, so a comparison never
+spans two ``hass`` processes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ MAX_RECOVERY_S = 30.0
 MAX_RECOVERY_AFTER_RESTART_S = 60.0
 MIN_ACCEPTED_SHARE = 0.99
 MAX_RSS_GROWTH_MB = 10.0
+# Longer than a report takes from the charger to the integration's counter (tens
+# of milliseconds), shorter than the 2 s between two reports.
+IN_FLIGHT_S = 1.0
 
 
 @dataclass(slots=True)
@@ -53,21 +58,39 @@ class Results:
 
     def outside_faults(self, serial: str) -> tuple[int, int]:
         """Reports sent, and accepted, outside the charger's fault windows."""
+        intervals = self._outside_intervals(serial)
+        return sum(i[2] for i in intervals), sum(i[3] for i in intervals)
+
+    def shortfalls(self, serial: str) -> list[str]:
+        """The intervals outside faults where fewer reports were accepted than sent."""
+        first = self.samples[0].t if self.samples else 0.0
+        return [
+            f"{serial}: {start - first:.1f} s to {end - first:.1f} s into the run, "
+            f"{sent} sent, {accepted} accepted"
+            for start, end, sent, accepted in self._outside_intervals(serial)
+            if accepted < sent
+        ]
+
+    def _outside_intervals(self, serial: str) -> list[tuple[float, float, int, int]]:
+        """Between readings outside the charger's fault windows: sent, accepted."""
         windows = {
             (fault.before.t, fault.after.t)
             for fault in self.faults
             if serial in fault.affected and fault.before and fault.after
         }
-        sent = accepted = 0
+        intervals = []
         for start, end in zip(self.samples, self.samples[1:], strict=False):
             inside = any(
                 start.t >= window[0] and end.t <= window[1] for window in windows
             )
             if inside or start.generation != end.generation:
                 continue
-            sent += self.chargers[serial].sent_between(start.t, end.t)
-            accepted += end.accepted[serial] - start.accepted[serial]
-        return sent, accepted
+            sent = self.chargers[serial].sent_between(
+                start.t - IN_FLIGHT_S, end.t - IN_FLIGHT_S
+            )
+            accepted = end.accepted[serial] - start.accepted[serial]
+            intervals.append((start.t, end.t, sent, accepted))
+        return intervals
 
     def accepted_total(self, serial: str) -> int:
         """The integration's count over every ``hass`` process of the run."""
@@ -221,6 +244,11 @@ class Results:
                 f"{outside['accepted']:>7}/{outside['sent']:<7} "
                 f"{_percent(outside['share']):>7}"
             )
+        lines += [
+            f"  short: {shortfall}"
+            for serial in sorted(self.chargers)
+            for shortfall in self.shortfalls(serial)
+        ]
         lines += [
             "",
             f"commands: {figures['commands_sent']} sent, "
