@@ -305,9 +305,6 @@ class Walkthrough:
             (await device.evaluate(DEEP_TEXT)).splitlines()[0]
             for device in await devices.all()
         ]
-        # The pointer rests where "Skip and finish" was, over a device row:
-        # moved to the page's empty corner, no row looks picked.
-        await self.page.mouse.move(VIEWPORT["width"] - 1, VIEWPORT["height"] - 1)
         await self.shoot("setup-7-devices")
 
         await charger.get_by_text(f"Novabot charger {serial_number}").click()
@@ -439,5 +436,8 @@ class Walkthrough:
         if self.shots is None:
             return
         path = self.shots / f"{name}.png"
+        # The pointer rests where the last click was, often over what the next
+        # page shows there: in the corner, nothing looks hovered or picked.
+        await self.page.mouse.move(VIEWPORT["width"] - 1, VIEWPORT["height"] - 1)
         await self.page.screenshot(path=path, animations="disabled")
         self.walk.shots.append(path)
