@@ -242,7 +242,7 @@ class Walkthrough:
         page.on("response", self.note_brand_image)
 
     async def run(self, serial_number: str, ssid: str, password: str) -> Walk:
-        """Discovered card to success dialog; the devices are :meth:`charger_page` on."""
+        """Discovered card to success dialog; :meth:`charger_page` goes on from there."""
         started = time.monotonic()
         page = self.page
         await page.goto(f"{self.url}/config/integrations/dashboard")
