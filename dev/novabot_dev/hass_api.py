@@ -84,19 +84,6 @@ class HomeAssistantApi:
             states: dict[str, str] = json.loads(await response.text())
             return states
 
-    async def device_path(self, serial_number: str) -> str | None:
-        """The device page of the charger ``serial_number``, once it has a device."""
-        async with self.session.ws_connect(f"{self.url}/api/websocket") as ws:
-            await self._authenticate(ws, self.token)
-            await ws.send_json({"id": 1, "type": "config/device_registry/list"})
-            reply = await ws.receive_json()
-        if not reply.get("success"):
-            raise ApiError(f"no device registry: {reply}")
-        for device in reply["result"]:
-            if ["novabot", serial_number] in device["identifiers"]:
-                return f"/config/devices/device/{device['id']}"
-        return None
-
     async def events(self, event_type: str) -> AsyncIterator[dict[str, Any]]:
         """The data of each ``event_type`` event, until the connection closes."""
         async with self.session.ws_connect(

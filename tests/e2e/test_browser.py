@@ -6,8 +6,9 @@ the virtual Bluetooth proxy hearing a charger in provisioning mode (demo
 timings: a few seconds per step) and the integration's gateway, simulated
 chargers started as the real ones would report. Playwright drives Debian's
 Chromium (``scripts/setup`` installs it) through the dialog a newcomer walks:
-discovered card, settings, gateway explanation, progress, device page; then
-the mower started and sent home from its dialog.
+discovered card, settings, gateway explanation, progress, the new entry's two
+devices; the charger's device page, the mower's reached from it, and the mower
+started and sent home from its dialog there.
 
 The screenshots of each step stay with the test's temporary files;
 ``scripts/screenshot`` takes the same walk to renew those in ``docs/``.
@@ -19,8 +20,13 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from novabot_dev.layout import GATEWAY_PORT, ROOT
-from novabot_dev.walkthrough import walk_a_fresh_instance
+from novabot_dev.layout import GATEWAY_PORT, NEW_SERIAL_NUMBER, ROOT
+from novabot_dev.walkthrough import (
+    CHARGER_ENTITIES,
+    MOWER_DEVICE,
+    MOWER_ENTITIES,
+    walk_a_fresh_instance,
+)
 import pytest
 
 if TYPE_CHECKING:
@@ -50,21 +56,26 @@ def gateway_port_free(socket_enabled: None) -> None:
             pytest.skip(message)
 
 
+def shown(page: dict[str, list[str]]) -> set[str]:
+    """Every line of a device page's cards."""
+    return {line for lines in page.values() for line in lines}
+
+
 @pytest.mark.usefixtures("gateway_port_free")
 async def test_a_newcomer_sets_up_the_discovered_charger_in_the_browser(
     tmp_path: Path,
 ) -> None:
-    """Discovered card to device page, every progress step shown on the way."""
+    """Discovered card to the mower's page, every progress step shown on the way."""
     shots = tmp_path / "screenshots"
     shots.mkdir()
 
     walk = await walk_a_fresh_instance(tmp_path, shots)
 
     # "Connecting" lasts milliseconds against a virtual proxy: it may not show.
+    # No pairing given: the charger's radio is left alone, no radio step.
     assert [action for action in walk.progress if action != "connect"] == [
         "set_wifi_info",
         "set_rtk_info",
-        "set_lora_info",
         "set_mqtt_info",
         "set_cfg_info",
         "claim",
@@ -74,12 +85,26 @@ async def test_a_newcomer_sets_up_the_discovered_charger_in_the_browser(
         "setup-2-settings.png",
         "setup-3-gateway.png",
         "setup-4-wifi.png",
-        "setup-5-radio.png",
-        "setup-6-first-report.png",
-        "setup-7-created.png",
+        "setup-5-first-report.png",
+        "setup-6-created.png",
+        "setup-7-devices.png",
         "device-page.png",
+        "mower-page.png",
         "mower-mowing.png",
     ]
+    # The new entry is two devices: the charger, and its mower through it.
+    assert walk.entry_devices == [f"Novabot charger {NEW_SERIAL_NUMBER}", MOWER_DEVICE]
+    charger_page, mower_page = walk.charger_page, walk.mower_page
+    assert set(CHARGER_ENTITIES) <= shown(charger_page)
+    assert not set(MOWER_ENTITIES) & shown(charger_page)
+    assert charger_page["Connected devices"][0] == MOWER_DEVICE
+    assert set(MOWER_ENTITIES) <= shown(mower_page)
+    assert not set(CHARGER_ENTITIES) & shown(mower_page)
+    assert {MOWER_DEVICE, "Stop", "Cancel today's schedule"} <= set(
+        mower_page["Controls"]
+    )
+    assert "Mowing events" in mower_page["Events"]
+    assert f"Novabot charger {NEW_SERIAL_NUMBER}" in mower_page["Device info"]
     # Pressed in the mower's dialog, the simulated mower leaves and comes back.
     assert walk.mower_states == ["Docked", "Mowing", "Returning", "Docked"]
     # The cards on the integrations page show the integration's own icon,
