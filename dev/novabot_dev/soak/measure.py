@@ -57,6 +57,8 @@ class Sample:
     t: float
     generation: int  # which hass process (0, then 1 after the restart)
     accepted: dict[str, int]
+    # When each counter was read: from the request until its answer.
+    read: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -65,6 +67,14 @@ class Freshness:
 
     at: float | None  # monotonic time it did; None: not within the bound
     mismatch: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+# Longer than a report takes from the charger to the integration's counter (tens
+# of milliseconds), well under the 2 s between two reports, so that most readings
+# find nothing in flight.
+IN_FLIGHT_S = 0.5
+# How often a reading is taken again because a report was in flight.
+READ_ATTEMPTS = 4
 
 
 class Observer:
@@ -189,11 +199,21 @@ class Observer:
         """``reports_accepted`` of every charger, from its entry's diagnostics."""
         before = time.monotonic()
         accepted: dict[str, int] = {}
+        read: dict[str, tuple[float, float]] = {}
         for serial, entry_id in self._entry_ids.items():
-            diagnostics = await self._diagnostics(entry_id)
-            accepted[serial] = int(diagnostics["reports_accepted"])
-        # The counters were read in between; a report is 2 s away from the next.
-        return Sample((before + time.monotonic()) / 2, self.generation, accepted)
+            for _ in range(READ_ATTEMPTS):
+                asked = time.monotonic()
+                diagnostics = await self._diagnostics(entry_id)
+                accepted[serial] = int(diagnostics["reports_accepted"])
+                read[serial] = (asked, time.monotonic())
+                # The report list arrives through a pipe: let it catch up first.
+                await asyncio.sleep(0.1)
+                if not self._chargers[serial].sent_between(
+                    asked - IN_FLIGHT_S, read[serial][1]
+                ):
+                    break
+                await asyncio.sleep(IN_FLIGHT_S)
+        return Sample((before + time.monotonic()) / 2, self.generation, accepted, read)
 
     async def _diagnostics(self, entry_id: str) -> dict[str, Any]:
         api = self._api

@@ -5,9 +5,11 @@ integration's counter readings taken just before each fault that concerns
 the charger and just after that fault's recovery was observed (a *fault
 window*: from the fault's beginning until fresh values showed again). Between
 two windows, the reports the charger sent are compared with the growth of the
-integration's ``reports_accepted`` over the same readings; a report counts
-where it lands, so the reports sent are taken ``IN_FLIGHT_S`` earlier than the
-readings (a report sent just before a reading is accepted just after it).
+integration's ``reports_accepted`` over the same readings. A reading taken
+while one of the charger's reports may still be on its way (sent less than
+``IN_FLIGHT_S`` before the reading began, or while it was read) cannot tell on
+which side that report lands, so the stretch is cut only at readings with
+nothing in flight: the stretch shrinks to its first and last such reading.
 Home Assistant's restart is a window for every charger, so a comparison never
 spans two ``hass`` processes.
 """
@@ -15,10 +17,12 @@ spans two ``hass`` processes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 import json
 from typing import TYPE_CHECKING, Any
 
 from .faults import HA_RESTART
+from .measure import IN_FLIGHT_S
 
 if TYPE_CHECKING:
     from .chargers import ControlledCharger
@@ -31,9 +35,6 @@ MAX_RECOVERY_S = 30.0
 MAX_RECOVERY_AFTER_RESTART_S = 60.0
 MIN_ACCEPTED_SHARE = 0.99
 MAX_RSS_GROWTH_MB = 10.0
-# Longer than a report takes from the charger to the integration's counter (tens
-# of milliseconds), shorter than the 2 s between two reports.
-IN_FLIGHT_S = 1.0
 
 
 @dataclass(slots=True)
@@ -72,25 +73,49 @@ class Results:
         ]
 
     def _outside_intervals(self, serial: str) -> list[tuple[float, float, int, int]]:
-        """Between readings outside the charger's fault windows: sent, accepted."""
+        """Between clean readings outside the charger's fault windows: sent, accepted."""
+        intervals = []
+        for stretch in self._stretches(serial):
+            clean = [
+                sample for sample in stretch if self._nothing_in_flight(serial, sample)
+            ]
+            for start, end in pairwise(clean):
+                sent = self.chargers[serial].sent_between(
+                    start.read[serial][1], end.read[serial][1]
+                )
+                accepted = end.accepted[serial] - start.accepted[serial]
+                intervals.append((start.t, end.t, sent, accepted))
+        return intervals
+
+    def _stretches(self, serial: str) -> list[list[Sample]]:
+        """Runs of consecutive readings with no fault window of the charger between."""
         windows = {
             (fault.before.t, fault.after.t)
             for fault in self.faults
             if serial in fault.affected and fault.before and fault.after
         }
-        intervals = []
-        for start, end in zip(self.samples, self.samples[1:], strict=False):
+        stretches: list[list[Sample]] = []
+        current: list[Sample] = []
+        for start, end in pairwise(self.samples):
             inside = any(
                 start.t >= window[0] and end.t <= window[1] for window in windows
             )
             if inside or start.generation != end.generation:
+                if current:
+                    stretches.append(current)
+                current = []
                 continue
-            sent = self.chargers[serial].sent_between(
-                start.t - IN_FLIGHT_S, end.t - IN_FLIGHT_S
-            )
-            accepted = end.accepted[serial] - start.accepted[serial]
-            intervals.append((start.t, end.t, sent, accepted))
-        return intervals
+            if not current:
+                current = [start]
+            current.append(end)
+        if current:
+            stretches.append(current)
+        return stretches
+
+    def _nothing_in_flight(self, serial: str, sample: Sample) -> bool:
+        """Whether every report sent before the reading had surely landed by then."""
+        asked, answered = sample.read[serial]
+        return not self.chargers[serial].sent_between(asked - IN_FLIGHT_S, answered)
 
     def accepted_total(self, serial: str) -> int:
         """The integration's count over every ``hass`` process of the run."""
