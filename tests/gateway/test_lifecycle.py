@@ -7,6 +7,7 @@ import errno
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
+from amqtt.errors import BrokerError
 from homeassistant.const import EVENT_HOMEASSISTANT_CLOSE, EVENT_HOMEASSISTANT_STOP
 from homeassistant.exceptions import HomeAssistantError
 import pytest
@@ -287,6 +288,26 @@ async def test_a_flow_on_an_address_that_will_not_bind_raises_start_error(
     }
     assert not is_running(hass)
     assert gateway_issue(hass, port) is None
+
+
+@pytest.mark.usefixtures("settings_entry")
+async def test_a_broker_that_fails_to_start_leaves_nothing_running(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, port: int
+) -> None:
+    """amqtt's own failure reaches the caller, and amqtt cleans up after itself."""
+    with (
+        patch(
+            "amqtt.broker.Broker._start_listeners",
+            side_effect=RuntimeError("listener failed"),
+        ),
+        pytest.raises(BrokerError, match="listener failed"),
+    ):
+        await use_gateway(hass, port)
+
+    assert not is_running(hass)
+    assert hass.data[DATA_GATEWAY].gateway is None
+    assert port_is_free(port)
+    assert gateway_tasks() == []
 
 
 @pytest.mark.usefixtures("settings_entry")

@@ -195,11 +195,8 @@ class _GatewayManager:
         gateway: NovabotGateway = broker.NovabotGateway(
             self._hass, settings.bind_address, self.counters
         )
-        try:
-            await gateway.async_start()
-        except BaseException:
-            await gateway.async_stop()
-            raise
+        # amqtt cleans up after itself when its start fails.
+        await gateway.async_start()
         self.gateway = gateway
         # Stop with Home Assistant, or the ports stay bound; CLOSE covers a
         # gateway started after STOP (a late config flow, say).

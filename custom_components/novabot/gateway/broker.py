@@ -111,7 +111,7 @@ class NovabotGateway:
         self._broker = broker
         logging.getLogger(_AMQTT_BROKER_LOGGER).addFilter(self._log_filter)
         self._clients.broker = broker
-        await self._relay.async_start(broker, self._rules.serial_numbers)
+        self._relay.attach(broker)
 
     async def async_listen(self, port: int) -> None:
         """Accept chargers on ``port`` too; raise GatewayError if it cannot."""
@@ -184,7 +184,7 @@ class NovabotGateway:
 
     async def async_admit(self, serial_number: str) -> None:
         """Let a charger in and relay its commands."""
-        if self._rules.admit(serial_number) and self.running:
+        if self._rules.admit(serial_number):
             await self._relay.async_subscribe(serial_number)
 
     @callback

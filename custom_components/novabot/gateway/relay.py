@@ -23,8 +23,6 @@ from . import limits
 from .counters import Drop
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from amqtt.broker import Broker
 
     from .counters import _Counters
@@ -46,15 +44,15 @@ class _Relay:
         self._command_unsubscribes: dict[str, CALLBACK_TYPE] = {}
         self._uplink: set[asyncio.Task[None]] = set()
 
-    async def async_start(self, broker: Broker, serial_numbers: Iterable[str]) -> None:
-        """Relay commands into ``broker`` for these chargers from now on."""
+    @callback
+    def attach(self, broker: Broker) -> None:
+        """Hand commands to ``broker`` from now on (they are dropped until then)."""
         self._broker = broker
-        for serial_number in sorted(serial_numbers):
-            await self.async_subscribe(serial_number)
 
     async def async_subscribe(self, serial_number: str) -> None:
         """Relay a charger's commands."""
-        # QoS 1, as the charger subscribes: a command is worth a retransmission.
+        # QoS 1 on Home Assistant's own link to its broker; the last hop, to
+        # the charger, is QoS 0 (see _async_relay_down).
         self._command_unsubscribes[serial_number] = await mqtt.async_subscribe(
             self._hass,
             command_topic(serial_number),
