@@ -28,7 +28,7 @@ from ..hass_api import ApiError
 from .expected import KEYS, differences
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from ..hass_api import HomeAssistantApi
     from .chargers import ControlledCharger
@@ -138,23 +138,45 @@ class Observer:
         self, serials: Iterable[str], since: float, timeout: float
     ) -> Freshness:
         """Until Home Assistant shows each charger's fresh values (bounded)."""
+        return await self._until(
+            self.live_states,
+            serials,
+            since,
+            timeout,
+            # Home Assistant still starting, or the connection dropped.
+            unreadable=(ApiError, aiohttp.ClientError, OSError, TimeoutError),
+            source="api",
+            pause=POLL,
+        )
+
+    async def _until(
+        self,
+        read: Callable[[], Awaitable[dict[str, dict[str, str]]]],
+        serials: Iterable[str],
+        since: float,
+        timeout: float,
+        *,
+        unreadable: tuple[type[Exception], ...],
+        source: str,
+        pause: float,
+    ) -> Freshness:
+        """Until what ``read`` returns matches a recent report for each charger."""
         deadline = time.monotonic() + timeout
         mismatch: dict[str, dict[str, str]] = {}
         while time.monotonic() < deadline:
             try:
-                live = await self.live_states()
-            except (ApiError, aiohttp.ClientError, OSError, TimeoutError) as err:
-                # Home Assistant still starting, or the connection dropped.
-                mismatch = {"api": {"error": repr(err)}}
+                states = await read()
+            except unreadable as err:
+                mismatch = {source: {"error": repr(err)}}
             else:
                 mismatch = {
                     serial: found
                     for serial in serials
-                    if (found := self._matches(serial, live[serial], since))
+                    if (found := self._matches(serial, states[serial], since))
                 }
                 if not mismatch:
                     return Freshness(time.monotonic())
-            await asyncio.sleep(POLL)
+            await asyncio.sleep(pause)
         return Freshness(None, mismatch)
 
     # --- the recorder ---------------------------------------------------------
@@ -175,23 +197,15 @@ class Observer:
         self, serials: Iterable[str], since: float, timeout: float
     ) -> Freshness:
         """Until the recorder's latest rows are what a recent report implies."""
-        deadline = time.monotonic() + timeout
-        mismatch: dict[str, dict[str, str]] = {}
-        while time.monotonic() < deadline:
-            try:
-                recorded = await asyncio.to_thread(self._recorded)
-            except sqlite3.Error as err:
-                mismatch = {"database": {"error": repr(err)}}
-            else:
-                mismatch = {
-                    serial: found
-                    for serial in serials
-                    if (found := self._matches(serial, recorded[serial], since))
-                }
-                if not mismatch:
-                    return Freshness(time.monotonic())
-            await asyncio.sleep(POLL * 2)
-        return Freshness(None, mismatch)
+        return await self._until(
+            lambda: asyncio.to_thread(self._recorded),
+            serials,
+            since,
+            timeout,
+            unreadable=(sqlite3.Error,),
+            source="database",
+            pause=POLL * 2,
+        )
 
     # --- the integration's counters, memory, tasks and timers ----------------
 
