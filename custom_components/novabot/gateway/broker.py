@@ -74,11 +74,6 @@ class NovabotGateway:
         self._log_filter = _NoDataLogFilter(counters)
 
     @property
-    def running(self) -> bool:
-        """The broker is up (whether or not a port is open)."""
-        return self._broker is not None
-
-    @property
     def ports(self) -> frozenset[int]:
         """The ports it listens on."""
         return frozenset(self._servers)
